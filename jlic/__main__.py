@@ -1,0 +1,5 @@
+import sys
+
+from jlic.cli import main
+
+sys.exit(main())

@@ -1,0 +1,35 @@
+"""`python -m jlic COMMAND ...`: a thin shell that dispatches to the module that owns each command."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> "module:function"; each function takes argv (list[str]) and returns an exit code.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "compress": ("jlic.coding.cli:compress_main", "encode an image into a .jlic bitstream"),
+    "decompress": ("jlic.coding.cli:decompress_main", "decode a .jlic bitstream into a PNG"),
+    "eval": ("jlic.coding.cli:eval_main", "real-bytes bpp, PSNR, MS-SSIM of a checkpoint on a folder"),
+    "plot": ("jlic.plot:main", "RD curves and BD-rate table from workdirs and anchors"),
+    "baselines": ("jlic.codecs.baselines:main", "RD curves of classic codecs (JPEG, WebP, ...)"),
+    "import-compressai": ("jlic.interop.compressai:main", "convert a CompressAI state_dict to a checkpoint"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: python -m jlic COMMAND [options]", "", "commands:"]
+    lines += [f"  {name:<18} {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"jlic: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module, func = COMMANDS[name][0].split(":")
+    return int(getattr(importlib.import_module(module), func)(rest) or 0)
