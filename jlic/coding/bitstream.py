@@ -1,0 +1,163 @@
+"""The ``.jlic`` container: header, length-prefixed entropy-coded streams, CRC32.
+
+Layout (all integers little-endian)::
+
+    offset  size  field
+    0       4     magic b"JLIC"
+    4       1     format version (FORMAT_VERSION)
+    5       1     coder backend id (0 = ANS, 1 = range coder)
+    6       1     n = length of the model name (1..MAX_NAME)
+    7       n     model name, ASCII (registry name, e.g. "bmshj2018-hyperprior")
+    7+n     8     config hash: first 8 bytes of SHA-256 of the model's canonical JSON config
+    ..      4+4   image height, width (uint32, 1..MAX_SIDE, height * width <= MAX_PIXELS)
+    ..      1+1   channels (1..4), bit depth of the source (1..16)
+    ..      4x2   padding top, bottom, left, right (uint16, each < MAX_PAD)
+    ..      1     number of streams k (0..MAX_STREAMS)
+    ..      4k    byte length of each stream (uint32)
+    ..      ...   the streams, concatenated
+    end-4   4     CRC32 of every byte before it
+
+A decoder checks, in this order: size, magic, version, header fields against hard caps, that the
+declared stream lengths add up to the file size, the CRC, and (if asked) that model name and config hash
+match the checkpoint. Every failure raises :class:`BitstreamError` with a message saying what is wrong;
+no allocation is sized by anything but the header's capped fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+MAGIC = b"JLIC"
+FORMAT_VERSION = 1
+MAX_NAME = 64
+MAX_SIDE = 1 << 16
+MAX_PIXELS = 1 << 28
+MAX_PAD = 1024
+MAX_STREAMS = 32
+CODER_IDS = {"ans": 0, "range": 1}
+_FIXED = struct.Struct("<4sBBB")
+_IMAGE = struct.Struct("<IIBBHHHHB")
+_CRC = struct.Struct("<I")
+
+
+class BitstreamError(ValueError):
+    """A ``.jlic`` file or entropy-coded stream is corrupt, truncated, foreign or over a size cap."""
+
+
+def config_hash(name: str, config: dict[str, Any]) -> bytes:
+    """8-byte fingerprint of a model's name and constructor config (canonical JSON, SHA-256)."""
+    text = json.dumps({"name": name, "config": config}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).digest()[:8]
+
+
+@dataclass(frozen=True)
+class Container:
+    """The decoded contents of a ``.jlic`` file."""
+
+    model_name: str
+    config_hash: bytes
+    height: int
+    width: int
+    channels: int = 3
+    bit_depth: int = 8
+    padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, bottom, left, right
+    streams: list[bytes] = field(default_factory=list)
+    coder: str = "ans"
+
+
+def pack(c: Container) -> bytes:
+    """Serialize a container (validating every field against the caps the decoder enforces)."""
+    name = c.model_name.encode("ascii")
+    _check_fields(len(name), c.height, c.width, c.channels, c.bit_depth, c.padding, len(c.streams))
+    if len(c.config_hash) != 8:
+        raise ValueError("config_hash must be 8 bytes")
+    if c.coder not in CODER_IDS:
+        raise ValueError(f"unknown coder {c.coder!r}")
+    parts = [
+        _FIXED.pack(MAGIC, FORMAT_VERSION, CODER_IDS[c.coder], len(name)),
+        name,
+        c.config_hash,
+        _IMAGE.pack(c.height, c.width, c.channels, c.bit_depth, *c.padding, len(c.streams)),
+        struct.pack(f"<{len(c.streams)}I", *(len(s) for s in c.streams)),
+        *c.streams,
+    ]
+    body = b"".join(parts)
+    return body + _CRC.pack(zlib.crc32(body))
+
+
+def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes | None = None) -> Container:
+    """Parse and verify a ``.jlic`` file; see the module docstring for the checks and their order."""
+    data = bytes(data)
+    if len(data) < _FIXED.size:
+        raise BitstreamError(f"truncated .jlic file: {len(data)} bytes, shorter than the fixed header")
+    magic, version, coder_id, name_len = _FIXED.unpack_from(data)
+    if magic != MAGIC:
+        raise BitstreamError(f"not a .jlic file (magic {magic!r}, expected {MAGIC!r})")
+    if version != FORMAT_VERSION:
+        raise BitstreamError(f"unsupported .jlic format version {version} (this jlic reads {FORMAT_VERSION})")
+    coders = {v: k for k, v in CODER_IDS.items()}
+    if coder_id not in coders:
+        raise BitstreamError(f"unknown entropy coder id {coder_id}")
+    if not 1 <= name_len <= MAX_NAME:
+        raise BitstreamError(f"model name length {name_len} outside 1..{MAX_NAME}")
+    pos = _FIXED.size
+    need = pos + name_len + 8 + _IMAGE.size
+    if len(data) < need + _CRC.size:
+        raise BitstreamError(f"truncated .jlic file: {len(data)} bytes, header needs {need + _CRC.size}")
+    name_bytes = data[pos:pos + name_len]
+    pos += name_len
+    chash = data[pos:pos + 8]
+    pos += 8
+    h, w, ch, depth, pt, pb, pl, pr, k = _IMAGE.unpack_from(data, pos)
+    pos += _IMAGE.size
+    try:
+        _check_fields(name_len, h, w, ch, depth, (pt, pb, pl, pr), k)
+    except ValueError as e:
+        raise BitstreamError(f"header over a cap or invalid: {e}") from None
+    if len(data) < pos + 4 * k + _CRC.size:
+        raise BitstreamError(f"truncated .jlic file: {len(data)} bytes, stream table needs {pos + 4 * k + 4}")
+    lengths = struct.unpack_from(f"<{k}I", data, pos)
+    pos += 4 * k
+    declared = pos + sum(lengths) + _CRC.size
+    if declared != len(data):
+        what = "truncated" if declared > len(data) else "trailing bytes in"
+        raise BitstreamError(f"{what} .jlic file: header declares {declared} bytes, file has {len(data)}")
+    (crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
+    if zlib.crc32(data[:-_CRC.size]) != crc:
+        raise BitstreamError("CRC32 mismatch: the .jlic file is corrupt")
+    try:
+        name = name_bytes.decode("ascii")
+    except UnicodeDecodeError:
+        raise BitstreamError("model name is not ASCII") from None
+    if expected_name is not None and name != expected_name:
+        raise BitstreamError(f"file was encoded with model {name!r}, but the checkpoint is {expected_name!r}")
+    if expected_hash is not None and chash != expected_hash:
+        raise BitstreamError(
+            f"file was encoded with another {name!r} configuration (hash {chash.hex()}, checkpoint has "
+            f"{expected_hash.hex()})"
+        )
+    streams = []
+    for n in lengths:
+        streams.append(data[pos:pos + n])
+        pos += n
+    return Container(name, chash, h, w, ch, depth, (pt, pb, pl, pr), streams, coders[coder_id])
+
+
+def _check_fields(
+    name_len: int, h: int, w: int, ch: int, depth: int, padding: tuple[int, ...], k: int
+) -> None:
+    if not 1 <= name_len <= MAX_NAME:
+        raise ValueError(f"model name must have 1..{MAX_NAME} bytes")
+    if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE) or h * w > MAX_PIXELS:
+        raise ValueError(f"image size {h}x{w} outside 1..{MAX_SIDE} per side / {MAX_PIXELS} pixels")
+    if not 1 <= ch <= 4 or not 1 <= depth <= 16:
+        raise ValueError(f"channels {ch} / bit depth {depth} outside 1..4 / 1..16")
+    if len(padding) != 4 or any(not 0 <= p < MAX_PAD for p in padding):
+        raise ValueError(f"padding {padding} outside 0..{MAX_PAD - 1}")
+    if not 0 <= k <= MAX_STREAMS:
+        raise ValueError(f"{k} streams, more than {MAX_STREAMS}")
