@@ -1,0 +1,65 @@
+"""Image folders (PNG, JPEG, ...; recursive) as a random-access source for grain."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from jlic.data.image import IMAGE_SUFFIXES, ImageReadError, read_image
+
+
+def list_images(root: str | Path, *, validate: bool = True) -> list[Path]:
+    """Sorted image files under `root` (recursive). Unreadable files are skipped with a warning.
+
+    Raises `FileNotFoundError` if `root` does not exist and `ValueError` if no readable image remains.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise FileNotFoundError(f"image folder not found: {root}")
+    if root.is_file():
+        candidates = [root]
+    else:
+        candidates = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = []
+    for p in candidates:
+        if validate:
+            try:
+                with Image.open(p) as img:
+                    img.verify()
+            except Exception as e:  # PIL raises many types for broken files
+                warnings.warn(f"skipping unreadable image {p}: {e}", stacklevel=2)
+                continue
+        paths.append(p)
+    if not paths:
+        raise ValueError(f"no readable images ({', '.join(IMAGE_SUFFIXES)}) under {root}")
+    return paths
+
+
+class FolderSource:
+    """Random-access source of (H, W, 3) uint8 images from a folder (grain `RandomAccessDataSource`)."""
+
+    def __init__(self, root: str | Path, *, cache: bool = False):
+        self.root = Path(root)
+        self.paths = list_images(root)
+        self._cache: dict[int, np.ndarray] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        index = int(index)
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
+        try:
+            img = read_image(self.paths[index])
+        except ImageReadError:
+            raise
+        if self._cache is not None:
+            self._cache[index] = img
+        return img
+
+    def __repr__(self) -> str:
+        return f"FolderSource({str(self.root)!r}, {len(self)} images)"
