@@ -78,8 +78,8 @@ def from_pmf(
 
     Args:
       pmf: ``(T, Lmax)`` non-negative probabilities; row ``t`` holds ``P(offset[t] + k)`` for
-        ``k < length[t]`` (entries past ``length[t]`` are ignored). The escape symbol gets the mass
-        missing to 1, i.e. ``max(0, 1 - sum(pmf[t, :length[t]]))``.
+        ``k < length[t]`` (entries past ``length[t]`` are ignored; entries above 1 are clipped to 1). The
+        escape symbol gets the mass missing to 1, i.e. ``max(0, 1 - sum(pmf[t, :length[t]]))``.
       offset: ``(T,)`` integer value of index 0 of each row.
       length: ``(T,)`` support size of each row, ``>= 1``.
       precision: bits of the counts, ``1 <= precision <= 16``; each row sums to ``2**precision``.

@@ -1,0 +1,123 @@
+"""Tests of jlic.coding.coder: exact round trips (hypothesis), escapes, bit counts, garbage input."""
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jlic.coding import cdf, coder
+from jlic.coding.bitstream import BitstreamError
+
+INT32 = st.integers(-(2**31), 2**31 - 1)
+
+
+@st.composite
+def tables_and_symbols(draw):
+    num_tables = draw(st.integers(1, 5))
+    width = draw(st.integers(1, 30))
+    precision = draw(st.integers(6, 16))
+    length = np.array([draw(st.integers(1, width)) for _ in range(num_tables)])
+    offset = np.array([draw(st.integers(-(2**31), 2**31 - 1 - width)) for _ in range(num_tables)])
+    pmf = np.array([[draw(st.floats(0, 1)) for _ in range(width)] for _ in range(num_tables)])
+    tables = cdf.from_pmf(pmf, offset, length, precision)
+    n = draw(st.integers(0, 200))
+    indexes = np.array([draw(st.integers(0, num_tables - 1)) for _ in range(n)], np.int32)
+    # Mostly in-support symbols, plus arbitrary int32 values (escapes, including the extremes).
+    symbols = []
+    for i in indexes:
+        if draw(st.booleans()):
+            symbols.append(int(offset[i]) + draw(st.integers(0, int(length[i]) - 1)))
+        else:
+            symbols.append(draw(INT32))
+    return tables, np.array(symbols, np.int64).astype(np.int32), indexes
+
+
+@settings(max_examples=80, deadline=None)
+@given(case=tables_and_symbols(), backend=st.sampled_from(coder.BACKENDS))
+def test_round_trip_any_int32(case, backend):
+    tables, symbols, indexes = case
+    c = coder.Coder(tables, backend)
+    data = c.encode(symbols, indexes)
+    out = c.decode(data, indexes)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, symbols)
+
+
+def test_extreme_escapes_and_shapes():
+    tables = cdf.from_pmf(np.array([[0.2, 0.6, 0.2], [1.0, 0.0, 0.0]]), [-1, 2**31 - 2], [3, 1])
+    symbols = np.array(
+        [[2**31 - 1, -(2**31), 0, 1, -1, 2, -2], [0, 2**31 - 2, 2**31 - 1, 5, 6, -7, 3]], np.int32
+    )
+    indexes = np.array([[0] * 7, [1] * 7], np.int32)
+    for backend in coder.BACKENDS:
+        out = coder.decode(coder.encode(symbols, indexes, tables, backend), indexes, tables, backend)
+        np.testing.assert_array_equal(out, symbols)
+        assert out.shape == symbols.shape
+
+
+def gaussian_setup(num=60_000, seed=0):
+    scales = np.exp(np.linspace(np.log(0.11), np.log(256), 64))
+    from scipy.stats import norm
+
+    center = np.ceil(scales * 6.10941).astype(np.int64)
+    length = 2 * center + 1
+    k = np.arange(length.max())[None, :] - center[:, None]
+    pmf = norm.cdf((k + 0.5) / scales[:, None]) - norm.cdf((k - 0.5) / scales[:, None])
+    pmf = np.where(np.arange(length.max())[None, :] < length[:, None], pmf, 0.0)
+    tables = cdf.from_pmf(pmf, -center, length)
+    rng = np.random.default_rng(seed)
+    indexes = rng.integers(0, 50, num).astype(np.int32)
+    symbols = np.round(rng.normal(size=num) * scales[indexes]).astype(np.int32)
+    return tables, symbols, indexes
+
+
+@pytest.mark.parametrize("backend", coder.BACKENDS)
+def test_real_bits_match_the_quantized_tables(backend):
+    """The coder's probabilities are exactly the integer tables: bytes ~ -sum log2 p (no escapes here)."""
+    tables, symbols, indexes = gaussian_setup()
+    data = coder.encode(symbols, indexes, tables, backend)
+    est = -tables.log2_prob(symbols, indexes).sum()
+    ratio = len(data) * 8 / est
+    assert 1.0 <= ratio < 1.002, ratio
+    # Changing a table changes the bit count accordingly (the tables really are what is used).
+    flat = cdf.from_pmf(np.ones((64, 3131)) / 3131, tables.offset, tables.length)
+    data_flat = coder.encode(symbols, indexes, flat, backend)
+    assert len(data_flat) * 8 == pytest.approx(-flat.log2_prob(symbols, indexes).sum(), rel=2e-3)
+
+
+def test_decoder_with_other_indexes_or_garbage_raises_or_returns_quickly():
+    tables, symbols, indexes = gaussian_setup(5000)
+    c = coder.Coder(tables)
+    data = c.encode(symbols, indexes)
+    with pytest.raises(BitstreamError):
+        c.decode(data[:-1], indexes)  # not whole words
+    with pytest.raises(BitstreamError):
+        c.decode(data + b"\x00\x00\x00\x00", indexes)  # ANS data never ends in a zero word
+    with pytest.raises(BitstreamError):
+        c.decode(b"\x01\x00\x00\x00" + data, indexes)  # a word left over at the bottom of the stack
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        garbage = rng.integers(0, 256, rng.integers(0, 400)).astype(np.uint8).tobytes()
+        t = time.perf_counter()
+        try:
+            out = c.decode(garbage, indexes)
+            assert out.shape == indexes.shape
+        except BitstreamError:
+            pass
+        assert time.perf_counter() - t < 2.0
+
+
+def test_bad_arguments():
+    tables = cdf.from_pmf(np.array([[0.5, 0.5]]), [0], [2])
+    with pytest.raises(ValueError):
+        coder.encode(np.zeros(3, np.int32), np.ones(3, np.int32), tables)  # index out of range
+    with pytest.raises(ValueError):
+        coder.encode(np.zeros(3, np.int32), np.zeros(4, np.int32), tables)
+    with pytest.raises(ValueError):
+        coder.encode(np.array([2**40]), np.zeros(1, np.int32), tables)
+    with pytest.raises(ValueError):
+        coder.Coder(tables, "huffman")
+    assert coder.decode(coder.encode(np.zeros(0, np.int32), np.zeros(0, np.int32), tables),
+                        np.zeros(0, np.int32), tables).size == 0
