@@ -1,0 +1,167 @@
+"""Training checkpoints (orbax CheckpointManager) and model export (`model.json` + `params.npz`).
+
+Training checkpoints hold the train state pytree, the data iterator state and a small JSON of metadata;
+saves are asynchronous and atomic (orbax writes to a temporary directory and renames it when done), so a
+run killed at any point resumes from the last finished checkpoint.
+
+An exported model is a directory with `model.json` (registry name + constructor kwargs) and
+`params.npz` (flattened parameter pytree), written atomically; `load_model` rebuilds it with
+`jlic.models.registry.get`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+Params = Any
+_SEP = "/"
+
+
+class CheckpointManager:
+    """Keep-N, asynchronous checkpoints of (state, data iterator state, metadata) under `directory`."""
+
+    def __init__(self, directory: str | Path, *, max_to_keep: int = 2, async_save: bool = True):
+        self.directory = Path(directory).absolute()
+        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+                                               enable_async_checkpointing=async_save,
+                                               cleanup_tmp_directories=True)
+        self._mgr = ocp.CheckpointManager(self.directory, options=options, item_names=("state", "data", "meta"))
+
+    def latest_step(self) -> int | None:
+        return self._mgr.latest_step()
+
+    def all_steps(self) -> list[int]:
+        return list(self._mgr.all_steps())
+
+    def save(self, step: int, state: Any, data_state: Any, meta: dict[str, Any] | None = None) -> None:
+        """Start saving checkpoint `step` (returns before the write finishes when async)."""
+        self._mgr.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state),
+            data=ocp.args.JsonSave(data_state),
+            meta=ocp.args.JsonSave({"step": int(step), **(meta or {})}),
+        ), force=True)
+
+    def restore(self, step: int | None, state_template: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """(state, data_state, meta) of checkpoint `step` (default: the latest); `state_template` gives
+        the pytree structure, shapes, dtypes and shardings (concrete or `jax.ShapeDtypeStruct` leaves)."""
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state_template)
+        out = self._mgr.restore(step, args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract),
+            data=ocp.args.JsonRestore(),
+            meta=ocp.args.JsonRestore(),
+        ))
+        return out["state"], out["data"], out["meta"]
+
+    def wait(self) -> None:
+        """Block until pending saves are on disk."""
+        self._mgr.wait_until_finished()
+
+    def close(self) -> None:
+        self._mgr.wait_until_finished()
+        self._mgr.close()
+
+    def __enter__(self) -> CheckpointManager:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def flatten_params(params: Params) -> dict[str, np.ndarray]:
+    """Nested dict pytree -> {"a/b/c": array}."""
+    flat: dict[str, np.ndarray] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) or hasattr(node, "items") and not hasattr(node, "shape"):
+            for k, v in node.items():
+                if _SEP in str(k):
+                    raise ValueError(f"parameter name {k!r} contains {_SEP!r}")
+                walk(v, f"{prefix}{_SEP}{k}" if prefix else str(k))
+        else:
+            flat[prefix] = np.asarray(jax.device_get(node))
+
+    walk(params, "")
+    return flat
+
+
+def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Inverse of `flatten_params`."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(_SEP)
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    return out
+
+
+def _json_ready(x: Any) -> Any:
+    if isinstance(x, dict) or hasattr(x, "items"):
+        return {str(k): _json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_ready(v) for v in x]
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def save_model(directory: str | Path, model: Any, params: Params, extra: dict[str, Any] | None = None) -> Path:
+    """Export `model` (its `name` and `kwargs`) and `params` to `directory`, atomically.
+
+    Writes `model.json` and `params.npz` into a temporary sibling directory and renames it into place,
+    so readers never see a half-written export. `extra` is stored in `model.json` (e.g. λ, step).
+    """
+    directory = Path(directory).absolute()
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
+    try:
+        meta = {"name": model.name, "kwargs": _json_ready(dict(model.kwargs)), **_json_ready(extra or {})}
+        (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+        with open(tmp / "params.npz", "wb") as f:
+            np.savez(f, **flatten_params(params))
+            f.flush()
+            os.fsync(f.fileno())
+        old = None
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def read_model_json(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / "model.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{directory} is not an exported model (no model.json)")
+    return json.loads(path.read_text())
+
+
+def load_model(directory: str | Path) -> tuple[Any, dict[str, Any]]:
+    """(model, params) from a directory written by `save_model`."""
+    from jlic.models import registry
+
+    meta = read_model_json(directory)
+    kwargs = dict(meta["kwargs"])
+    quality = kwargs.pop("quality", 3)
+    model = registry.get(meta["name"], quality=quality, **kwargs)
+    with np.load(Path(directory) / "params.npz") as z:
+        params = unflatten_params({k: z[k] for k in z.files})
+    return model, params

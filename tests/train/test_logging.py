@@ -1,0 +1,32 @@
+import json
+
+import numpy as np
+
+from jlic.train.logging import MetricsLogger, Progress, read_jsonl, truncate_jsonl
+
+
+def test_jsonl_and_tensorboard(tmp_path):
+    with MetricsLogger(tmp_path) as log:
+        log.write(1, {"loss": np.float32(1.5), "bpp": 0.25})
+        # flushed immediately: readable while the logger is open
+        assert read_jsonl(tmp_path / "metrics.jsonl") == [{"step": 1, "tag": "train", "loss": 1.5, "bpp": 0.25}]
+        log.write(2, {"loss": float("nan")}, tag="eval")
+    recs = read_jsonl(tmp_path / "metrics.jsonl")
+    assert recs[1] == {"step": 2, "tag": "eval", "loss": "nan"}
+    events = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+
+
+def test_read_ignores_partial_line_and_truncate(tmp_path):
+    p = tmp_path / "metrics.jsonl"
+    p.write_text(json.dumps({"step": 1}) + "\n" + json.dumps({"step": 5}) + "\n" + '{"step": 9, "lo')
+    assert [r["step"] for r in read_jsonl(p)] == [1, 5]
+    truncate_jsonl(p, lambda r: r["step"] <= 3)
+    assert read_jsonl(p) == [{"step": 1}]
+
+
+def test_progress_runs():
+    bar = Progress(total=4, disable=True)
+    for s in range(1, 5):
+        bar.update(s, {"loss": 1.0, "bpp": np.array([0.1, 0.2]), "psnr": 20.0})
+    bar.close()
