@@ -56,7 +56,10 @@ class ModelTables:
     scale_table: np.ndarray | None = None
 
     def to_bytes(self) -> bytes:
-        arrays = {"medians": self.medians, "factorized": np.frombuffer(cdf_lib.to_bytes(self.factorized), np.uint8)}
+        arrays = {
+            "medians": self.medians,
+            "factorized": np.frombuffer(cdf_lib.to_bytes(self.factorized), np.uint8),
+        }
         if self.gaussian is not None:
             arrays["gaussian"] = np.frombuffer(cdf_lib.to_bytes(self.gaussian), np.uint8)
             arrays["scale_table"] = self.scale_table
