@@ -17,6 +17,7 @@ import ml_collections
 
 def get_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
+    c.name = "jlic bmshj2018-hyperprior (small, default)"  # curve name in rd.json and plots
     c.workdir = "runs/default"  # used when --workdir is not given
     # model: jlic.models.registry.get(model, quality, **model_kwargs)
     c.model = "bmshj2018-hyperprior"
@@ -44,6 +45,7 @@ def get_config() -> ml_collections.ConfigDict:
     # devices: (λ, data) mesh shape; None picks it from the device count; distributed: multi-host init
     c.mesh_shape = ml_collections.config_dict.placeholder(tuple)
     c.distributed = False
+    c.jax_cache_dir = ml_collections.config_dict.placeholder(str)  # persistent compilation cache
     # data: "embedded", "folder:/path", "tfds:NAME[:SPLIT]"
     c.data = ml_collections.ConfigDict()
     c.data.train = "embedded"
@@ -60,4 +62,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval.max_side = 256
     c.eval.anchors = "../shared/reference/kodak-rd"  # RD anchors (JSON); skipped if absent
     c.eval.anchor_names = ("compressai-bmshj2018-hyperprior_mse_cpu", "jpeg", "jpeg2000")
+    # classic codecs run on the same eval images (jlic.codecs.classic names; settings: codec -> sweep)
+    c.eval.live_codecs = ("jpeg", "webp")
+    c.eval.live_codec_settings = ml_collections.ConfigDict({"jpeg": (5, 10, 20, 40, 60, 80, 95),
+                                                            "webp": (5, 10, 20, 40, 60, 80, 95)})
     return c

@@ -223,3 +223,20 @@ def train(config: Any, workdir: str | Path) -> dict[float, Path]:
                     workdir / lambda_name(lambdas[i]), model, params,
                     extra={"lambda": lambdas[i], "metric": config.metric, "step": int(config.num_steps)})
     return exports
+
+
+def train_and_evaluate(config: Any, workdir: str | Path) -> dict[str, Any]:
+    """The whole sweep: `config.json`, training (resumable), export, and, if `config.eval.enabled`,
+    the real-bytes evaluation writing `rd.json`, `rd.png` and `report.md`. Returns what was written."""
+    sharding.initialize_distributed(bool(config.get("distributed", False)))
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if jax.process_index() == 0:
+        write_config(workdir, config)
+    exports = train(config, workdir)
+    out: dict[str, Any] = {"exports": exports}
+    if config.get("eval") is not None and config.eval.get("enabled", True) and jax.process_index() == 0:
+        from jlic.train.evaluate import evaluate_sweep
+
+        out.update(evaluate_sweep(config, workdir, exports))
+    return out

@@ -1,0 +1,202 @@
+"""After a sweep: real-bytes evaluation of every λ model, `rd.json`, `rd.png` and `report.md`.
+
+Each eval image is compressed to `.jlic` bytes with `jlic.coding.codec` and decoded again: bpp is
+`bytes * 8 / (H * W)`, PSNR-RGB and MS-SSIM come from the decoded 8-bit image (means over images, as
+CompressAI reports them). The estimated rate `-Σ log2 p / (H * W)` of the same model is kept beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from jlic import rdcurve
+
+
+def _codec_module() -> Any:
+    try:
+        from jlic.coding import codec
+    except ImportError as e:
+        raise ImportError("real-bytes evaluation needs jlic.coding.codec, which failed to import: "
+                          f"{e}") from e
+    return codec
+
+
+def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray]) -> dict[str, float]:
+    """Mean real bpp, estimated bpp, PSNR-RGB, MS-SSIM (if all images are >= 161 px a side), and
+    encode/decode seconds of one model on uint8 RGB `images` (the first image is coded once untimed to
+    compile)."""
+    from jlic.metrics.msssim import min_size, ms_ssim
+    from jlic.metrics.psnr import psnr_8bit
+    from jlic.train.loss import bits_per_pixel
+
+    codec = _codec_module().Codec(model, params)
+    estimate = jax.jit(lambda p, x: bits_per_pixel(model.apply(p, x, train=False).likelihoods,
+                                                   x.shape[1] * x.shape[2]))
+    with_msssim = all(min(im.shape[:2]) >= min_size() for im in images)
+    rows: dict[str, list[float]] = {"bpp": [], "bpp-estimated": [], "psnr-rgb": [], "encoding_time": [],
+                                    "decoding_time": []}
+    if with_msssim:
+        rows["ms-ssim-rgb"] = []
+    warmed: set[tuple[int, ...]] = set()
+    for img in images:
+        if img.shape not in warmed:  # compile for this size outside the timed region
+            codec.decompress(codec.compress(img))
+            warmed.add(img.shape)
+        t0 = time.perf_counter()
+        data = codec.compress(img)
+        t1 = time.perf_counter()
+        rec = codec.decompress(data)
+        t2 = time.perf_counter()
+        x, x_hat = img / 255.0, rec / 255.0
+        n = img.shape[0] * img.shape[1]
+        rows["bpp"].append(len(data) * 8.0 / n)
+        rows["bpp-estimated"].append(float(estimate(params, np.asarray(x, np.float32)[None])))
+        rows["psnr-rgb"].append(float(psnr_8bit(x, x_hat)))
+        if with_msssim:
+            rows["ms-ssim-rgb"].append(float(ms_ssim(x, x_hat)))
+        rows["encoding_time"].append(t1 - t0)
+        rows["decoding_time"].append(t2 - t1)
+    return {k: float(np.mean(v)) for k, v in rows.items()}
+
+
+def evaluate_exports(exports: Mapping[float, str | Path], images: Sequence[np.ndarray],
+                     name: str, description: str = "") -> rdcurve.RDCurve:
+    """The RD curve (anchor JSON shape, plus `lambda` and `bpp-estimated`) of exported λ models."""
+    from jlic.train.checkpoint import load_model
+
+    points = []
+    for lmbda, directory in sorted(exports.items()):
+        model, params = load_model(directory)
+        points.append({"lambda": float(lmbda), **evaluate_model(model, params, images)})
+    return rdcurve.from_points(name, points, description)
+
+
+def live_codecs(names: Sequence[str], images: Sequence[np.ndarray],
+                settings: Mapping[str, Sequence[float]] | None = None) -> list[rdcurve.RDCurve]:
+    """RD curves of classic codecs (`jlic.codecs.classic`) on the same eval images; unavailable ones skipped."""
+    try:
+        from jlic.codecs import baselines, classic
+    except ImportError:
+        return []
+    out = []
+    for n in names:
+        codec = classic.get(n)
+        if codec.available():
+            out.append(baselines.evaluate_codec(codec, images, (settings or {}).get(n)))
+    return out
+
+
+def load_anchors(directory: str | Path | None, names: Sequence[str]) -> list[rdcurve.RDCurve]:
+    """Anchor curves `directory/NAME.json` (missing directory or files are skipped)."""
+    if not directory:
+        return []
+    directory = Path(directory)
+    return [rdcurve.load(directory / f"{n}.json") for n in names if (directory / f"{n}.json").exists()]
+
+
+def plot_rd(path: str | Path, curve: rdcurve.RDCurve, others: Sequence[rdcurve.RDCurve],
+            title: str = "") -> Path:
+    """`rd.png`: PSNR (and MS-SSIM dB when present) against bpp, this run in bold over the others."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = ["psnr"] + (["ms-ssim"] if curve.has("ms-ssim") else [])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 4.8), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for c in others:
+            if c.has(metric):
+                s = c.sorted()
+                ax.plot(s.bpp, s.quality_db(metric), ".--", lw=1, label=c.name)
+        s = curve.sorted()
+        ax.plot(s.bpp, s.quality_db(metric), "o-", lw=2.5, color="k", label=f"{curve.name} (this run)")
+        ax.set_xlabel("bits per pixel")
+        ax.set_ylabel("PSNR-RGB [dB]" if metric == "psnr" else "MS-SSIM [dB]")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _bd(anchor: rdcurve.RDCurve, test: rdcurve.RDCurve, metric: str) -> str:
+    from jlic.metrics.bdrate import bd_psnr, bd_rate
+
+    if not (anchor.has(metric) and test.has(metric)) or len(anchor) < 2 or len(test) < 2:
+        return "n/a"
+    a, t = anchor.sorted(), test.sorted()
+    method = "cubic" if min(len(a), len(t)) >= 4 else "pchip"
+    try:
+        rate = bd_rate(a.bpp, a.quality_db(metric), t.bpp, t.quality_db(metric), method=method)
+        dq = bd_psnr(a.bpp, a.quality_db(metric), t.bpp, t.quality_db(metric), method=method)
+    except ValueError as e:  # no overlap
+        return f"n/a ({str(e).split(';')[0]})"
+    return f"{rate:+.1f}% ({dq:+.2f} dB)"
+
+
+def write_report(path: str | Path, curve: rdcurve.RDCurve, anchors: Sequence[rdcurve.RDCurve],
+                 live: Sequence[rdcurve.RDCurve], header: str = "") -> Path:
+    """`report.md`: per-λ table and BD-rate (BD-PSNR) of this run against every anchor and live codec."""
+    r = curve.results
+    cols = [("λ", "lambda", "{:g}"), ("bpp (bytes)", "bpp", "{:.4f}"),
+            ("bpp (estimated)", "bpp-estimated", "{:.4f}"),
+            ("PSNR-RGB", "psnr-rgb", "{:.2f}"), ("MS-SSIM", "ms-ssim-rgb", "{:.4f}"),
+            ("encode s", "encoding_time", "{:.3f}"), ("decode s", "decoding_time", "{:.3f}")]
+    cols = [c for c in cols if c[1] in r]
+    lines = [f"# {curve.name}", ""]
+    if header:
+        lines += [header, ""]
+    lines += ["| " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * len(cols)]
+    for i in range(len(curve)):
+        lines.append("| " + " | ".join(fmt.format(r[key][i]) for _, key, fmt in cols) + " |")
+    if "bpp-estimated" in r:
+        gap = 100.0 * (np.sum(r["bpp"]) / np.sum(r["bpp-estimated"]) - 1.0)
+        lines += ["", f"Real bytes vs estimated rate: {gap:+.2f}% (container header included)."]
+    rows = [("anchor", c) for c in anchors] + [("live, same images", c) for c in live]
+    if rows:
+        lines += ["", "BD-rate of this run against each reference (negative: this run needs fewer bits; "
+                      "in brackets BD-PSNR). Anchors are measured on their own data set (Kodak); only live "
+                      "codecs ran on the same images as this run.", "",
+                  "| reference | kind | BD-rate PSNR | BD-rate MS-SSIM |", "|---|---|---|---|"]
+        for kind, c in rows:
+            lines.append(f"| {c.name} | {kind} | {_bd(c, curve, 'psnr')} | {_bd(c, curve, 'ms-ssim')} |")
+    path = Path(path)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str | Path]) -> dict[str, Path]:
+    """Evaluate a finished sweep as `config.eval` says; writes rd.json, rd.png, report.md, baselines."""
+    from jlic.data.pipeline import eval_images
+
+    workdir = Path(workdir)
+    ev = config.eval
+    images = eval_images(ev.data, limit=ev.get("limit"), max_side=ev.get("max_side"),
+                         tfds_data_dir=config.data.get("tfds_data_dir"))
+    name = config.get("name") or f"jlic {config.model}"
+    desc = (f"jlic {config.model} ({json.dumps(dict(config.get('model_kwargs') or {}))}), {config.metric}, "
+            f"{config.num_steps} steps, batch {config.batch_size}x{config.crop}², train {config.data.train}, "
+            f"eval {ev.data} ({len(images)} images)")
+    curve = evaluate_exports(exports, images, name, desc)
+    rd = rdcurve.save(curve, workdir / "rd.json")
+    anchors = load_anchors(ev.get("anchors"), tuple(ev.get("anchor_names") or ()))
+    settings = {k: tuple(v) for k, v in dict(ev.get("live_codec_settings") or {}).items()}
+    live = live_codecs(tuple(ev.get("live_codecs") or ()), images, settings)
+    for c in live:
+        rdcurve.save(c, workdir / "baselines" / f"{c.name.lower().replace(' ', '-')}.json")
+    png = plot_rd(workdir / "rd.png", curve, [*anchors, *live], title=name)
+    header = desc + "."
+    report = write_report(workdir / "report.md", curve, anchors, live, header)
+    return {"rd.json": rd, "rd.png": png, "report.md": report}
