@@ -72,6 +72,7 @@ def test_ms_ssim_matches_numpy_reference_on_real_crops(index, h, w, quality, loa
     assert abs(float(ms_ssim(x8.astype(np.float32), y8.astype(np.float32), data_range=255.0)) - ref) < 1e-4
 
 
+@pytest.mark.peers
 def test_ms_ssim_matches_pytorch_msssim(crop_pair, load_rgb8, jpeg_roundtrip):
     torch = pytest.importorskip("torch")
     pytorch_msssim = pytest.importorskip("pytorch_msssim")
