@@ -17,6 +17,7 @@ from jlic.models.base import CompressionModel
 # Modules whose import registers models; add a line for every new model file.
 _MODEL_MODULES = (
     "jlic.models.zoo",
+    "jlic.models.mbt2018",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}
