@@ -1,0 +1,37 @@
+"""Every notebook runs top to bottom (executed with nbclient in a fresh kernel)."""
+
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_notebooks_are_generated_from_their_source(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_notebooks", ROOT / "notebooks" / "make_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    names = {"quickstart.ipynb", "custom_entropy_model.ipynb", "rd_sweep.ipynb"}
+    assert names <= {p.name for p in NOTEBOOKS}
+    mod.HERE = tmp_path
+    mod.write("quickstart.ipynb", mod.QUICKSTART)
+    fresh = nbformat.read(tmp_path / "quickstart.ipynb", as_version=4)
+    committed = nbformat.read(ROOT / "notebooks" / "quickstart.ipynb", as_version=4)
+    assert [c.source for c in fresh.cells] == [c.source for c in committed.cells]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_runs(path, tmp_path):
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert not errors
