@@ -1,0 +1,77 @@
+"""`python -m experiments.sweep` end to end on CPU: every artifact exists and its numbers are sane."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).parents[2]
+CACHE = os.path.join(tempfile.gettempdir(), "jlic-test-jax-cache")
+ANCHORS = ROOT / ".." / "shared" / "reference" / "kodak-rd"
+
+# A small hyperprior model, λ spread by 100x so the RD ordering is clear after a short run.
+SMALL = ["--config.model_kwargs.N=16", "--config.model_kwargs.M=24", "--config.crop=32",
+         "--config.batch_size=4",
+         "--config.lambdas=(0.0005,0.005,0.05)", "--config.lr=3e-3", "--config.data.embedded_max_side=96",
+         "--config.eval.data=embedded:astronaut,coffee", "--config.eval.max_side=96",
+         "--config.eval.live_codecs=('jpeg',)", "--config.progress_bar=False"]
+
+
+def _run(workdir, *args, timeout=1500):
+    env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": CACHE, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "experiments.sweep", f"--workdir={workdir}", *args], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+def _check_workdir(wd, lambdas, num_steps, ordered):
+    cfg = json.loads((wd / "config.json").read_text())
+    assert cfg["num_steps"] == num_steps and [float(x) for x in cfg["lambdas"]] == list(lambdas)
+    recs = [json.loads(line) for line in (wd / "metrics.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in recs} == {f"lambda_{x:g}" for x in lambdas}
+    assert max(r["step"] for r in recs) == num_steps
+    assert all(np.isfinite(r["loss"]) for r in recs)
+    assert list((wd / "tensorboard").glob("events.out.tfevents.*"))
+    for x in lambdas:
+        d = wd / f"lambda_{x:g}"
+        assert (d / "model.json").is_file() and (d / "params.npz").stat().st_size > 1000
+    rd = json.loads((wd / "rd.json").read_text())
+    res = rd["results"]
+    assert rd["name"] and len(res["bpp"]) == len(lambdas)
+    for key in ("bpp", "psnr-rgb", "bpp-estimated", "encoding_time", "decoding_time", "lambda"):
+        assert len(res[key]) == len(lambdas) and all(np.isfinite(res[key])), key
+    assert all(b > 0 for b in res["bpp"]) and all(10 < p < 60 for p in res["psnr-rgb"])
+    # real bytes are close to the estimate (header bytes matter for tiny images)
+    for real, est in zip(res["bpp"], res["bpp-estimated"], strict=True):
+        assert abs(real - est) < 0.15 * est + 0.2
+    if ordered:  # points are sorted by bpp; λ up -> bpp up and PSNR up
+        assert res["lambda"] == sorted(res["lambda"]), res
+        assert np.all(np.diff(res["psnr-rgb"]) > 0), res
+    png = (wd / "rd.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    report = (wd / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert "| λ |" in report and len(rows) == len(lambdas)
+    assert "JPEG" in report  # the live codec row
+    if ANCHORS.is_dir():
+        assert "anchor" in report
+
+
+@pytest.mark.slow
+def test_default_sweep_end_to_end(tmp_path):
+    """The default config with a smaller model and fewer steps: the full pipeline and a sane RD ordering."""
+    _run(tmp_path, *SMALL, "--config.num_steps=300", "--config.log_every=50", "--config.checkpoint_every=100")
+    _check_workdir(tmp_path, (0.0005, 0.005, 0.05), 300, ordered=True)
+
+
+def test_sweep_smoke(tmp_path):
+    """Fast variant: a few steps, every artifact written and well formed (no RD ordering after so few)."""
+    _run(tmp_path, *SMALL, "--config.num_steps=4", "--config.log_every=2", "--config.checkpoint_every=2",
+         "--config.eval.limit=1")
+    _check_workdir(tmp_path, (0.0005, 0.005, 0.05), 4, ordered=False)

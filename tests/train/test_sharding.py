@@ -1,0 +1,74 @@
+"""("lambda", "data") meshes; a sharded sweep on 8 virtual CPU devices equals the single-device sweep."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import jax
+import pytest
+
+from jlic.train.sharding import make_mesh, mesh_shape
+
+ROOT = Path(__file__).parents[2]
+CACHE = os.path.join(tempfile.gettempdir(), "jlic-test-jax-cache")
+
+
+@pytest.mark.parametrize(("devices", "lambdas", "batch", "expect"), [
+    (8, 4, 4, (4, 2)), (8, 3, 8, (1, 8)), (8, 4, 2, (4, 2)), (8, 2, 6, (2, 2)), (1, 5, 3, (1, 1)),
+    (4, 1, 8, (1, 4)),
+])
+def test_mesh_shape(devices, lambdas, batch, expect):
+    lam, data = mesh_shape(devices, lambdas, batch)
+    assert (lam, data) == expect
+    assert devices % (lam * data) == 0 and lambdas % lam == 0 and batch % data == 0
+
+
+def test_make_mesh_single_device():
+    mesh = make_mesh(3, 4)
+    assert mesh.axis_names == ("lambda", "data")
+    assert mesh.devices.size == len(jax.devices()) or mesh.devices.size <= len(jax.devices())
+    with pytest.raises(ValueError, match="does not divide"):
+        make_mesh(3, 4, shape=(2, 1), devices=jax.devices() * 2)
+
+
+SCRIPT = textwrap.dedent("""
+    import json, sys
+    import jax
+    jax.config.update("jax_compilation_cache_dir", sys.argv[2])
+    assert len(jax.devices()) == 8, jax.devices()
+    from tests.train.test_loop import tiny_config
+    from jlic.train import loop
+    from jlic.train.logging import read_jsonl
+    out = {}
+    for name, shape in (("single", (1, 1)), ("sharded", None)):
+        cfg = tiny_config(sweep_mode="vmap", lambdas=(0.001, 0.01, 0.1, 1.0), batch_size=4, num_steps=3,
+                          log_every=1, checkpoint_every=3)
+        cfg.mesh_shape = shape
+        wd = sys.argv[1] + "/" + name
+        loop.train(cfg, wd)
+        progs = loop.build_programs(cfg, loop.build_model(cfg), 4, True)
+        recs = read_jsonl(wd + "/metrics.jsonl")
+        out[name] = {"mesh": dict(progs.mesh.shape),
+                     "loss": [[r["model"], r["step"], r["loss"], r["bpp"]] for r in recs]}
+    print("RESULT" + json.dumps(out))
+""")
+
+
+def test_sharded_sweep_equals_single_device(tmp_path):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "PYTHONPATH": str(ROOT),
+           "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), CACHE], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert out["single"]["mesh"] == {"lambda": 1, "data": 1}
+    assert out["sharded"]["mesh"] == {"lambda": 4, "data": 2}
+    single, sharded = out["single"]["loss"], out["sharded"]["loss"]
+    assert len(single) == len(sharded) == 12
+    for a, b in zip(single, sharded, strict=True):
+        assert a[:2] == b[:2]
+        assert b[2] == pytest.approx(a[2], rel=1e-4) and b[3] == pytest.approx(a[3], rel=1e-4, abs=1e-6)
