@@ -1,0 +1,26 @@
+"""bmshj2018-factorized (Ballé et al. 2018, arXiv 1802.01436; factorized prior, MSE), 4 λ of CompressAI's zoo.
+
+Published setting: N=128, M=192, 256x256 crops, batch 16, ~1M steps on a GPU.
+
+    python -m experiments.sweep --config experiments/configs/bmshj2018_factorized.py \\
+        --config.data.train=folder:../shared/data/bsds200 --config.data.eval=folder:../shared/data/kodak \\
+        --workdir runs/bmshj2018-factorized
+
+Measured: none yet.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from experiments.configs import bmshj2018_hyperprior
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = bmshj2018_hyperprior.get_config()
+    c.name = "jlic bmshj2018-factorized"
+    c.workdir = "runs/bmshj2018-factorized"
+    c.model = "bmshj2018-factorized"
+    c.eval.anchor_names = ("compressai-bmshj2018-factorized_mse_cpu", "paper-bmshj2018-factorized", "jpeg",
+                           "jpeg2000", "webp")
+    return c
