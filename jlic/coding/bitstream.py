@@ -138,7 +138,7 @@ def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes |
         raise BitstreamError(f"file was encoded with model {name!r}, but the checkpoint is {expected_name!r}")
     if expected_hash is not None and chash != expected_hash:
         raise BitstreamError(
-            f"file was encoded with another {name!r} configuration (hash {chash.hex()}, checkpoint has "
+            f"file was encoded with another {name!r} configuration or checkpoint (hash {chash.hex()}, this has "
             f"{expected_hash.hex()})"
         )
     streams = []

@@ -18,10 +18,15 @@ The image is padded to a multiple of ``model.stride`` by edge replication, centr
 does; CompressAI pads with zeros), and cropped back after decoding. Tables are built once per params
 (:func:`build_model_tables`) and can be stored with :meth:`ModelTables.to_bytes`; a :class:`Codec` holds
 tables and jit-compiled transforms so that coding many images compiles once per image size.
+
+The container's config hash covers the model name, its constructor kwargs and a digest of the coding
+tables, so decoding with another checkpoint (other λ, other training step) is refused with a
+``BitstreamError`` instead of silently producing garbage.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +59,18 @@ class ModelTables:
     medians: np.ndarray
     gaussian: CdfTables | None = None
     scale_table: np.ndarray | None = None
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of every integer table and float array, independent of serialization."""
+        h = hashlib.sha256()
+        for t in (self.factorized, self.gaussian):
+            if t is not None:
+                for a in (t.cdf, t.cdf_length, t.offset, np.int32(t.precision)):
+                    h.update(np.ascontiguousarray(a).astype("<i4").tobytes())
+        for a in (self.medians, self.scale_table):
+            if a is not None:
+                h.update(np.ascontiguousarray(a).astype("<f4").tobytes())
+        return h.hexdigest()
 
     def to_bytes(self) -> bytes:
         arrays = {
@@ -213,7 +230,10 @@ class Codec:
         if self.tables.gaussian is not None:
             self.coders["gaussian"] = Coder(self.tables.gaussian)
         self.latent_codec = latent_codec_for(model)
-        self.config_hash = bitstream.config_hash(model.name, dict(model.kwargs))
+        # The hash covers the architecture config *and* the coding tables (a digest of the params' entropy
+        # models), so a file is refused by a checkpoint of another λ / training step, not decoded to garbage.
+        tables_digest = self.tables.digest()
+        self.config_hash = bitstream.config_hash(model.name, {**dict(model.kwargs), "tables": tables_digest})
         scale_table = self.tables.scale_table
         fns: dict[str, Callable] = {
             "analysis": model.analysis,

@@ -1,0 +1,269 @@
+"""``python -m jlic compress | decompress | eval``: real ``.jlic`` files from an exported checkpoint.
+
+* ``compress --checkpoint DIR in.png out.jlic``
+* ``decompress [--checkpoint DIR] in.jlic out.png`` (without ``--checkpoint``, ``$JLIC_CHECKPOINT`` is used;
+  the file records model name and a hash of config + coding tables, so a wrong checkpoint is refused)
+* ``eval --checkpoint DIR --data FOLDER [--limit N] [--json OUT]``: per-image and mean bpp from real bytes,
+  PSNR-RGB (8-bit), MS-SSIM (images of at least 161 px a side), encode / decode seconds. ``DIR`` is an
+  exported model (``model.json`` + ``params.npz``) or a folder of them (e.g. one per λ).
+
+Input images: grayscale is replicated to RGB; palette images are converted to RGB; an alpha channel is
+dropped (with a warning on stderr: the alpha plane is not coded); 16-bit images are scaled to 8 bits
+(with a warning). Any size works, 1x1 included (padding to the model's stride). Output files are written
+atomically (temporary file + ``os.replace``): a failure never leaves a half-written file. Errors
+(missing / unreadable / non-image input, corrupt or foreign ``.jlic``) print one line and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jlic.coding.bitstream import BitstreamError
+
+EXIT_ERROR = 2
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def read_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Read an image as HxWx3 uint8 plus warnings about lossy conversions (alpha dropped, 16-bit -> 8-bit).
+
+    Uses :func:`jlic.data.image.read_image` for decoding; raises :class:`CliError` if the file is missing
+    or not an image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from jlic.data.image import ImageReadError
+    from jlic.data.image import read_image as decode
+
+    path = Path(path)
+    if not path.exists():
+        raise CliError(f"input file not found: {path}")
+    if path.is_dir():
+        raise CliError(f"input is a directory, not an image: {path}")
+    warnings = []
+    try:
+        with Image.open(path) as img:
+            mode, info = img.mode, img.info
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise CliError(f"not a readable image: {path} ({type(e).__name__})") from None
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in info):
+        warnings.append(f"{path}: alpha channel dropped (jlic codes RGB only)")
+    if mode.startswith("I;16") or mode == "I":
+        warnings.append(f"{path}: 16-bit image scaled to 8 bits")
+    try:
+        image = decode(path)
+    except (ImageReadError, OSError, ValueError) as e:
+        raise CliError(f"not a readable image: {path} ({e})") from None
+    return image, warnings
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise CliError(f"output folder does not exist: {folder}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def encode_png(image: np.ndarray, suffix: str = ".png") -> bytes:
+    """Image bytes in the format of ``suffix`` (PNG unless another Pillow format is named)."""
+    from PIL import Image
+
+    formats = {".png": "PNG", ".ppm": "PPM", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+    fmt = formats.get(suffix.lower(), "PNG")
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def load_codec(checkpoint: str | Path) -> Any:
+    """A :class:`jlic.coding.codec.Codec` for an exported model directory."""
+    from jlic.coding.codec import Codec
+    from jlic.train.checkpoint import load_model
+
+    checkpoint = Path(checkpoint)
+    if not (checkpoint / "model.json").exists():
+        raise CliError(f"not an exported model (no model.json): {checkpoint}")
+    try:
+        model, params = load_model(checkpoint)
+    except (OSError, KeyError, ValueError) as e:
+        raise CliError(f"cannot load checkpoint {checkpoint}: {e}") from None
+    return Codec(model, params)
+
+
+def _run(fn: Any, argv: list[str], prog: str) -> int:
+    try:
+        return fn(argv)
+    except (CliError, BitstreamError) as e:
+        print(f"jlic {prog}: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except (PermissionError, IsADirectoryError) as e:
+        print(f"jlic {prog}: error: {e.strerror}: {e.filename}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _compress(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m jlic compress", description="image -> .jlic")
+    p.add_argument("--checkpoint", required=True, help="exported model directory (model.json + params.npz)")
+    p.add_argument("input", help="image file (PNG, JPEG, PPM, ...)")
+    p.add_argument("output", help=".jlic file to write")
+    args = p.parse_args(argv)
+    image, warnings = read_image(args.input)
+    for w in warnings:
+        print(f"jlic compress: warning: {w}", file=sys.stderr)
+    codec = load_codec(args.checkpoint)
+    data = codec.compress(image)
+    atomic_write(args.output, data)
+    h, w = image.shape[:2]
+    print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp ({w}x{h}, {codec.model.name})")
+    return 0
+
+
+def _decompress(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m jlic decompress", description=".jlic -> image")
+    p.add_argument("--checkpoint", default=os.environ.get("JLIC_CHECKPOINT"),
+                   help="exported model directory (default: $JLIC_CHECKPOINT)")
+    p.add_argument("input", help=".jlic file")
+    p.add_argument("output", help="image to write (PNG unless the suffix names another format)")
+    args = p.parse_args(argv)
+    src = Path(args.input)
+    if not src.is_file():
+        raise CliError(f"input file not found: {src}")
+    data = src.read_bytes()
+    if args.checkpoint is None:
+        from jlic.coding.bitstream import unpack
+
+        name = unpack(data).model_name  # validates the file first
+        raise CliError(f"{src} was made with model {name!r}; pass --checkpoint DIR (or set JLIC_CHECKPOINT)")
+    codec = load_codec(args.checkpoint)
+    image = codec.decompress(data)
+    atomic_write(args.output, encode_png(image, Path(args.output).suffix))
+    return 0
+
+
+def _list_images(folder: Path) -> list[Path]:
+    from jlic.data.image import IMAGE_SUFFIXES
+
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def evaluate(codec: Any, images: list[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
+    """Per-image real-bytes bpp, PSNR-RGB, MS-SSIM (None if too small), encode / decode seconds.
+
+    The first image of each size is coded once untimed so that jit compilation is not counted.
+    """
+    from jlic.metrics.msssim import min_size, ms_ssim
+    from jlic.metrics.psnr import psnr_8bit
+
+    rows = []
+    warmed: set[tuple[int, ...]] = set()
+    for name, img in images:
+        if img.shape not in warmed:
+            codec.decompress(codec.compress(img))
+            warmed.add(img.shape)
+        t0 = time.perf_counter()
+        data = codec.compress(img)
+        t1 = time.perf_counter()
+        rec = codec.decompress(data)
+        t2 = time.perf_counter()
+        x, x_hat = img.astype(np.float32) / 255, rec.astype(np.float32) / 255
+        msssim = float(ms_ssim(x, x_hat)) if min(img.shape[:2]) >= min_size() else None
+        rows.append({
+            "image": name, "bytes": len(data), "bpp": len(data) * 8 / (img.shape[0] * img.shape[1]),
+            "psnr-rgb": float(psnr_8bit(x, x_hat)), "ms-ssim-rgb": msssim,
+            "encoding_time": t1 - t0, "decoding_time": t2 - t1,
+        })
+    return rows
+
+
+def _mean(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"image": "mean"}
+    for key in ("bytes", "bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"):
+        vals = [r[key] for r in rows if r[key] is not None]
+        out[key] = float(np.mean(vals)) if vals and len(vals) == len(rows) else None
+    return out
+
+
+def _format(row: dict[str, Any]) -> str:
+    ms = "   -   " if row["ms-ssim-rgb"] is None else f"{row['ms-ssim-rgb']:.5f}"
+    return (f"{row['image']:<24} {row['bpp']:8.4f} {row['psnr-rgb']:8.3f} {ms:>8} "
+            f"{row['encoding_time']:8.3f} {row['decoding_time']:8.3f}")
+
+
+def _eval(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m jlic eval", description="real-bytes RD figures on a folder")
+    p.add_argument("--checkpoint", required=True, help="exported model directory, or a folder of them")
+    p.add_argument("--data", required=True, help="folder of images")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
+    p.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    args = p.parse_args(argv)
+    folder, ckpt = Path(args.data), Path(args.checkpoint)
+    if not folder.is_dir():
+        raise CliError(f"data folder not found: {folder}")
+    if not ckpt.is_dir():
+        raise CliError(f"checkpoint not found: {ckpt}")
+    paths = _list_images(folder)[: args.limit or None]
+    if not paths:
+        raise CliError(f"no images in {folder}")
+    images = []
+    for path in paths:
+        img, warnings = read_image(path)
+        for w in warnings:
+            print(f"jlic eval: warning: {w}", file=sys.stderr)
+        images.append((path.name, img))
+    models = [ckpt] if (ckpt / "model.json").exists() else sorted(d for d in ckpt.iterdir()
+                                                                   if (d / "model.json").exists())
+    if not models:
+        raise CliError(f"no exported model (model.json) in {ckpt} or its subfolders")
+    results = {}
+    for model_dir in models:
+        codec = load_codec(model_dir)
+        print(f"# {model_dir} ({codec.model.name})")
+        print(f"{'image':<24} {'bpp':>8} {'psnr':>8} {'ms-ssim':>8} {'enc s':>8} {'dec s':>8}")
+        rows = evaluate(codec, images)
+        for row in rows:
+            print(_format(row))
+        mean = _mean(rows)
+        print(_format({**mean, "ms-ssim-rgb": mean["ms-ssim-rgb"]}))
+        results[str(model_dir)] = {"model": codec.model.name, "images": rows, "mean": mean}
+    if args.json:
+        atomic_write(args.json, (json.dumps(results, indent=2) + "\n").encode())
+    return 0
+
+
+def compress_main(argv: list[str]) -> int:
+    """``python -m jlic compress --checkpoint DIR in.png out.jlic``."""
+    return _run(_compress, argv, "compress")
+
+
+def decompress_main(argv: list[str]) -> int:
+    """``python -m jlic decompress [--checkpoint DIR] in.jlic out.png``."""
+    return _run(_decompress, argv, "decompress")
+
+
+def eval_main(argv: list[str]) -> int:
+    """``python -m jlic eval --checkpoint DIR --data FOLDER``."""
+    return _run(_eval, argv, "eval")
