@@ -74,6 +74,13 @@ class MetricsLogger:
                 if k not in ("step", "tag") and isinstance(v, (int, float)) and not isinstance(v, bool):
                     self._tb.add_scalar(f"{tag}/{k}", v, int(step))
 
+    def truncate(self, keep: Any) -> None:
+        """Keep only the records for which `keep(record)` is true (on resume: drop steps after the
+        checkpoint, which the resumed run logs again)."""
+        self._file.close()
+        truncate_jsonl(self.path, keep)
+        self._file = open(self.path, "a")
+
     def close(self) -> None:
         self._file.close()
         if self._tb is not None:

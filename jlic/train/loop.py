@@ -26,7 +26,7 @@ import numpy as np
 from jlic.data.pipeline import get_source, train_iterator
 from jlic.train import lambda_axis, sharding
 from jlic.train.checkpoint import CheckpointManager, save_model
-from jlic.train.logging import MetricsLogger, Progress, truncate_jsonl
+from jlic.train.logging import MetricsLogger, Progress
 
 SWEEP_MODES = ("sequential", "vmap")
 
@@ -151,8 +151,8 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
                                  f"not {group_lambdas}: use another workdir")
             start = int(meta["step"])
             names = {lambda_name(x) for x in group_lambdas}
-            truncate_jsonl(logger.path, lambda r: not (r.get("tag") == "train" and r.get("model") in names
-                                                       and r["step"] > start))
+            logger.truncate(lambda r: not (r.get("tag") == "train" and r.get("model") in names
+                                           and r["step"] > start))
         else:
             state = progs.init(idx_arr)
 

@@ -17,6 +17,15 @@ def test_jsonl_and_tensorboard(tmp_path):
     assert events and events[0].stat().st_size > 0
 
 
+def test_truncate_while_open_keeps_logging(tmp_path):
+    with MetricsLogger(tmp_path, tensorboard=False) as log:
+        for s in (1, 2, 3):
+            log.write(s, {"loss": float(s)})
+        log.truncate(lambda r: r["step"] <= 1)
+        log.write(2, {"loss": 20.0})
+    assert [(r["step"], r["loss"]) for r in read_jsonl(tmp_path / "metrics.jsonl")] == [(1, 1.0), (2, 20.0)]
+
+
 def test_read_ignores_partial_line_and_truncate(tmp_path):
     p = tmp_path / "metrics.jsonl"
     p.write_text(json.dumps({"step": 1}) + "\n" + json.dumps({"step": 5}) + "\n" + '{"step": 9, "lo')
