@@ -67,7 +67,7 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
                                              lambda key: factorized.init(key, self.N, self.filters))
 
     def hyper_params(self, z_hat: Array) -> Array:
-        """`h_s(z_hat)` as one (.., 2M) map (scales then means), the hyperprior input of the entropy parameters."""
+        """`h_s(z_hat)` as one (..., 2M) map (scales then means), input of `entropy_parameters`."""
         return jnp.concatenate(self.h_s(z_hat), axis=-1)
 
     def gaussian_params(self, hyper: Array, ctx: Array) -> tuple[Array, Array]:
@@ -79,7 +79,7 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
         return self.gaussian_params(hyper, self.context_prediction(y_hat))
 
     def context_params(self, patches: Array, hyper: Array) -> tuple[Array, Array]:
-        """(scales, means) (P, M) at the centres of gathered 5x5 patches (P, 5, 5, M) with hyper rows (P, 2M)."""
+        """(scales, means) (P, M) at the centres of 5x5 patches (P, 5, 5, M), with hyper rows (P, 2M)."""
         return self.gaussian_params(hyper, self.context_prediction.patches(patches))
 
     def __call__(self, x: Array, train: bool) -> tuple[Array, dict[str, Array]]:
