@@ -163,6 +163,8 @@ def validate(tables: CdfTables) -> None:
         raise ValueError(f"precision must be in [1, {MAX_PRECISION}], got {precision}")
     if np.any(cdf_length < 3) or np.any(cdf_length > cdf.shape[1]):
         raise ValueError("cdf_length out of range")
+    if np.any(offset.astype(np.int64) + cdf_length - 2 > np.iinfo(np.int32).max):
+        raise ValueError("offset + length must fit int32")
     cols = np.arange(cdf.shape[1])[None, :]
     active = cols < cdf_length[:, None]
     steps = np.diff(cdf.astype(np.int64), axis=1)

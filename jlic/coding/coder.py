@@ -29,7 +29,7 @@ References:
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import constriction
 import numpy as np
@@ -56,6 +56,8 @@ class Coder:
         self.backend = backend
         self._length = tables.length.astype(np.int64)
         self._offset = tables.offset.astype(np.int64)
+        self._length32 = tables.length.astype(np.int32)
+        self._offset32 = tables.offset.astype(np.int32)
         self._counts = tables.counts()
         self._cache: dict[int, object] = {}
         self._nbits_model = _models.Uniform(_MAX_RAW_BITS + 1)
@@ -72,39 +74,53 @@ class Coder:
         return model
 
     def _group(self, indexes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        flat = np.asarray(indexes).reshape(-1).astype(np.int64)
+        """Flat indexes, the stable order that sorts them by table, and group bounds (``T + 1``)."""
+        flat = np.asarray(indexes).reshape(-1)
         if flat.size and (flat.min() < 0 or flat.max() >= self.tables.num_tables):
             raise ValueError(
                 f"table indexes must be in [0, {self.tables.num_tables}), got {flat.min()}..{flat.max()}"
             )
-        order = np.argsort(flat, kind="stable")
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=self.tables.num_tables))])
+        # numpy's stable sort is a radix sort for <= 16-bit integers: O(n), ~10x faster than int64.
+        key = flat.astype(np.uint16) if self.tables.num_tables <= 1 << 16 else flat.astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        counts = np.bincount(key, minlength=self.tables.num_tables)
+        bounds = np.zeros(self.tables.num_tables + 1, np.int64)
+        np.cumsum(counts, out=bounds[1:])
         return flat, order, bounds
 
-    def encode(self, symbols: np.ndarray, indexes: np.ndarray) -> bytes:
-        """Encode int symbols (any int32 value) with per-symbol table ``indexes`` (same shape)."""
+    def segments(self, symbols: np.ndarray, indexes: np.ndarray) -> list[tuple[np.ndarray, object, tuple]]:
+        """``(symbols, constriction model, model params)`` to code, in *decode* order.
+
+        For callers that put several groups of symbols into one coder (e.g. autoregressive steps): with an
+        ANS coder call ``encode_reverse`` on the segments of the last-decoded group first, each list
+        reversed; decode each group with :meth:`decode_from` in order.
+        """
         symbols = np.asarray(symbols)
         if symbols.shape != np.shape(indexes):
             raise ValueError(f"symbols {symbols.shape} and indexes {np.shape(indexes)} differ in shape")
-        if symbols.size and (symbols.min() < np.iinfo(np.int32).min or symbols.max() > np.iinfo(np.int32).max):
+        if symbols.dtype != np.int32 and symbols.size and (
+            symbols.min() < np.iinfo(np.int32).min or symbols.max() > np.iinfo(np.int32).max
+        ):
             raise ValueError("symbols must fit int32")
-        flat_idx, order, bounds = self._group(indexes)
-        values = symbols.reshape(-1).astype(np.int64)[order]
-        idx = flat_idx[order]
-        v = values - self._offset[idx]
-        length = self._length[idx]
+        _, order, bounds = self._group(indexes)
+        counts = np.diff(bounds)
+        length = np.repeat(self._length, counts)
+        v = symbols.reshape(-1)[order].astype(np.int64) - np.repeat(self._offset, counts)
         escape = (v < 0) | (v >= length)
         k = np.where(escape, length, v).astype(np.int32)
-        nbits, chunks, chunk_sizes = _escape_payload(v[escape], length[escape])
-
-        segments: list[tuple[np.ndarray, object, tuple]] = []  # in decode order
-        for t in np.flatnonzero(np.diff(bounds)):
+        segments: list[tuple[np.ndarray, object, tuple]] = []
+        for t in np.flatnonzero(counts):
             segments.append((k[bounds[t]:bounds[t + 1]], self._model(int(t)), ()))
-        if nbits.size:
+        if escape.any():
+            nbits, chunks, chunk_sizes = _escape_payload(v[escape], length[escape])
             segments.append((nbits, self._nbits_model, ()))
-        if chunks.size:
-            segments.append((chunks, self._chunk_family, (chunk_sizes,)))
+            if chunks.size:
+                segments.append((chunks, self._chunk_family, (chunk_sizes,)))
+        return segments
 
+    def encode(self, symbols: np.ndarray, indexes: np.ndarray) -> bytes:
+        """Encode int symbols (any int32 value) with per-symbol table ``indexes`` (same shape)."""
+        segments = self.segments(symbols, indexes)
         if self.backend == "ans":
             coder = constriction.stream.stack.AnsCoder()
             for syms, model, params in reversed(segments):
@@ -113,8 +129,39 @@ class Coder:
             coder = constriction.stream.queue.RangeEncoder()
             for syms, model, params in segments:
                 coder.encode(syms, model, *params)
-        words = coder.get_compressed().astype("<u4", copy=False)
-        return words.tobytes()
+        return coder.get_compressed().astype("<u4", copy=False).tobytes()
+
+    def decode_from(self, coder: Any, indexes: np.ndarray) -> np.ndarray:
+        """Decode the symbols of one :meth:`segments` group from a ``constriction`` decoder.
+
+        Raises:
+          BitstreamError: the data cannot be decoded, or an escape value falls outside int32.
+        """
+        shape = np.shape(indexes)
+        _, order, bounds = self._group(indexes)
+        counts = np.diff(bounds)
+        try:
+            k = np.empty(order.size, np.int32)
+            for t in np.flatnonzero(counts):
+                k[bounds[t]:bounds[t + 1]] = coder.decode(self._model(int(t)), int(counts[t]))
+            length = np.repeat(self._length32, counts)
+            escape = k == length
+            offset = np.repeat(self._offset32, counts)
+            values = k + offset  # in-support values fit int32 (offset + length <= int32 max, see validate)
+            num_escapes = int(np.count_nonzero(escape))
+            if num_escapes:
+                nbits = np.asarray(coder.decode(self._nbits_model, num_escapes), np.int64)
+                sizes, owner, shift = _chunk_layout(nbits)
+                chunks = np.asarray(coder.decode(self._chunk_family, sizes), np.int64) if sizes.size else sizes
+                wide = _escape_values(nbits, chunks, owner, shift, length[escape]) + offset[escape]
+                if wide.min() < np.iinfo(np.int32).min or wide.max() > np.iinfo(np.int32).max:
+                    raise BitstreamError("decoded escape value outside int32 (corrupt stream)")
+                values[escape] = wide
+        except (ValueError, RuntimeError, OverflowError) as e:
+            raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
+        out = np.empty(order.size, np.int32)
+        out[order] = values
+        return out.reshape(shape)
 
     def decode(self, data: bytes, indexes: np.ndarray) -> np.ndarray:
         """Decode symbols coded by :meth:`encode` with the same ``indexes``; int32 array of their shape.
@@ -124,8 +171,6 @@ class Coder:
             escape values outside int32). A corrupted stream that still decodes yields wrong symbols; the
             container's CRC is what detects that.
         """
-        shape = np.shape(indexes)
-        flat_idx, order, bounds = self._group(indexes)
         if len(data) % 4:
             raise BitstreamError(f"entropy-coded stream has {len(data)} bytes, not a multiple of 4")
         words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
@@ -134,32 +179,12 @@ class Coder:
                 coder = constriction.stream.stack.AnsCoder(words)
             else:
                 coder = constriction.stream.queue.RangeDecoder(words)
-            k = np.empty(flat_idx.size, np.int64)
-            for t in np.flatnonzero(np.diff(bounds)):
-                k[bounds[t]:bounds[t + 1]] = coder.decode(self._model(int(t)), int(bounds[t + 1] - bounds[t]))
-            idx = flat_idx[order]
-            length = self._length[idx]
-            escape = k == length
-            num_escapes = int(escape.sum())
-            v = k
-            if num_escapes:
-                nbits = np.asarray(coder.decode(self._nbits_model, num_escapes), np.int64)
-                sizes, owner, shift = _chunk_layout(nbits)
-                chunks = np.asarray(coder.decode(self._chunk_family, sizes), np.int64) if sizes.size else sizes
-                v = v.copy()
-                v[escape] = _escape_values(nbits, chunks, owner, shift, length[escape])
-            if self.backend == "ans" and not coder.is_empty():
-                raise BitstreamError("entropy-coded stream has trailing data (corrupt or wrong indexes)")
-        except BitstreamError:
-            raise
-        except (ValueError, RuntimeError, OverflowError) as e:
+        except (ValueError, RuntimeError) as e:
             raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
-        values = v + self._offset[idx]
-        if values.size and (values.min() < np.iinfo(np.int32).min or values.max() > np.iinfo(np.int32).max):
-            raise BitstreamError("decoded escape value outside int32 (corrupt stream)")
-        out = np.empty(flat_idx.size, np.int32)
-        out[order] = values
-        return out.reshape(shape)
+        out = self.decode_from(coder, indexes)
+        if self.backend == "ans" and not coder.is_empty():
+            raise BitstreamError("entropy-coded stream has trailing data (corrupt or wrong indexes)")
+        return out
 
 
 def _escape_payload(v: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
