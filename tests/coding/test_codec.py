@@ -122,3 +122,15 @@ def test_streams_that_pass_the_crc_but_are_garbage_raise_bitstream_error(setup):
                                                      parsed.padding, parsed.streams + [b""]))
     with pytest.raises(BitstreamError, match="stream"):
         c.decompress(wrong_count)
+
+
+def test_other_checkpoint_of_the_same_config_is_rejected(setup):
+    model, params, c = setup
+    if model.name != "bmshj2018-factorized":
+        pytest.skip("checked once")
+    data = c.compress(image(8, 8))
+    eb = dict(params["entropy_bottleneck"])
+    eb["quantiles"] = eb["quantiles"] + 0.25  # another "training step": other medians and tables
+    other = codec.Codec(model, {**params, "entropy_bottleneck": eb})
+    with pytest.raises(BitstreamError, match="checkpoint"):
+        other.decompress(data)
