@@ -18,6 +18,7 @@ from jlic.models.base import CompressionModel
 _MODEL_MODULES = (
     "jlic.models.zoo",
     "jlic.models.mbt2018",
+    "jlic.models.checkerboard",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}
