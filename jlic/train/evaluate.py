@@ -101,9 +101,10 @@ def load_anchors(directory: str | Path | None, names: Sequence[str]) -> list[rdc
     return [rdcurve.load(directory / f"{n}.json") for n in names if (directory / f"{n}.json").exists()]
 
 
-def plot_rd(path: str | Path, curve: rdcurve.RDCurve, others: Sequence[rdcurve.RDCurve],
+def plot_rd(path: str | Path, curve: rdcurve.RDCurve, others: Sequence[tuple[str, rdcurve.RDCurve]],
             title: str = "") -> Path:
-    """`rd.png`: PSNR (and MS-SSIM dB when present) against bpp, this run in bold over the others."""
+    """`rd.png`: PSNR (and MS-SSIM dB when present) against bpp, this run in bold over the
+    (label, curve) pairs of `others`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,10 +113,10 @@ def plot_rd(path: str | Path, curve: rdcurve.RDCurve, others: Sequence[rdcurve.R
     metrics = ["psnr"] + (["ms-ssim"] if curve.has("ms-ssim") else [])
     fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 4.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
-        for c in others:
+        for label, c in others:
             if c.has(metric):
                 s = c.sorted()
-                ax.plot(s.bpp, s.quality_db(metric), ".--", lw=1, label=c.name)
+                ax.plot(s.bpp, s.quality_db(metric), ".--", lw=1, label=label)
         s = curve.sorted()
         ax.plot(s.bpp, s.quality_db(metric), "o-", lw=2.5, color="k", label=f"{curve.name} (this run)")
         ax.set_xlabel("bits per pixel")
@@ -141,8 +142,8 @@ def _bd(anchor: rdcurve.RDCurve, test: rdcurve.RDCurve, metric: str) -> str:
     try:
         rate = bd_rate(a.bpp, a.quality_db(metric), t.bpp, t.quality_db(metric), method=method)
         dq = bd_psnr(a.bpp, a.quality_db(metric), t.bpp, t.quality_db(metric), method=method)
-    except ValueError as e:  # no overlap
-        return f"n/a ({str(e).split(';')[0]})"
+    except ValueError:  # the quality ranges do not overlap
+        return "n/a (no overlap)"
     return f"{rate:+.1f}% ({dq:+.2f} dB)"
 
 
@@ -196,7 +197,8 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     live = live_codecs(tuple(ev.get("live_codecs") or ()), images, settings)
     for c in live:
         rdcurve.save(c, workdir / "baselines" / f"{c.name.lower().replace(' ', '-')}.json")
-    png = plot_rd(workdir / "rd.png", curve, [*anchors, *live], title=name)
+    others = [(f"{c.name} (anchor)", c) for c in anchors] + [(f"{c.name} (same images)", c) for c in live]
+    png = plot_rd(workdir / "rd.png", curve, others, title=name)
     header = desc + "."
     report = write_report(workdir / "report.md", curve, anchors, live, header)
     return {"rd.json": rd, "rd.png": png, "report.md": report}

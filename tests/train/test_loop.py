@@ -84,6 +84,21 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl") if r["tag"] == "train"] == [1, 1]
 
 
+def test_resume_in_process_matches_uninterrupted(tmp_path):
+    """Fast variant of the kill test: stop after 4 of 8 steps (the run ends there), then resume to 8."""
+    loop.train(tiny_config(sweep_mode="vmap", num_steps=8), tmp_path / "full")
+    loop.train(tiny_config(sweep_mode="vmap", num_steps=4), tmp_path / "resumed")
+    # a record past the checkpoint, as a run killed between checkpoint and next log would leave
+    with open(tmp_path / "resumed" / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"step": 5, "tag": "train", "model": "lambda_0.001", "loss": -1.0}) + "\n")
+    loop.train(tiny_config(sweep_mode="vmap", num_steps=8), tmp_path / "resumed")
+    for lmbda in (0.001, 0.1):
+        jax.tree.map(np.testing.assert_array_equal, _params(tmp_path / "resumed", lmbda),
+                     _params(tmp_path / "full", lmbda))
+    full = read_jsonl(tmp_path / "full" / "metrics.jsonl")
+    assert read_jsonl(tmp_path / "resumed" / "metrics.jsonl") == full and len(full) == 8
+
+
 def _sweep_cmd(workdir, *extra):
     return [sys.executable, "-m", "experiments.sweep", f"--workdir={workdir}", *TINY, *extra]
 
@@ -92,7 +107,8 @@ def _env():
     return {**os.environ, "JAX_COMPILATION_CACHE_DIR": CACHE, "PYTHONPATH": str(ROOT)}
 
 
-@pytest.mark.parametrize("mode", ["vmap"])
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["vmap", "sequential"])
 def test_resume_after_sigkill_matches_uninterrupted(tmp_path, mode):
     args = [f"--config.sweep_mode={mode}", "--config.lambdas=(0.001,0.1)", "--config.num_steps=80",
             "--config.log_every=4", "--config.checkpoint_every=8", "--config.keep_checkpoints=2"]
