@@ -19,6 +19,7 @@ _MODEL_MODULES = (
     "jlic.models.zoo",
     "jlic.models.mbt2018",
     "jlic.models.checkerboard",
+    "jlic.models.channelwise",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}
