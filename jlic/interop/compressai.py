@@ -248,6 +248,32 @@ def convert(model: CompressionModel, state_dict: Mapping[str, np.ndarray], stric
     return jax.tree.map(np.asarray, params)
 
 
+def export_state_dict(model: CompressionModel, params: Params) -> dict[str, np.ndarray]:
+    """The inverse of `convert`: CompressAI-layout parameters, no buffers. Load them with
+    `torch.nn.Module.load_state_dict(net, sd, strict=False)` (CompressAI's override insists on the CDF
+    buffers), then call `net.update(force=True)` to build its coding tables."""
+    _, classes = _abstract_params(model)
+    out: dict[str, np.ndarray] = {}
+
+    def walk(path: tuple[str, ...], node: Any) -> None:
+        if isinstance(node, Mapping):
+            for k, v in node.items():
+                walk((*path, k), v)
+            return
+        v = np.asarray(node, np.float32)
+        if path[-1] == "kernel" and v.ndim == 4:
+            transposed = classes.get(path[:-1]) == "ConvTranspose"
+            v = v.transpose(2, 3, 0, 1) if transposed else v.transpose(3, 2, 0, 1)
+        elif path[0].startswith("entropy_bottleneck") and len(path) == 2 and path[-1] != "quantiles":
+            v = v if path[-1].startswith("matrix_") else v[..., None]
+        elif path[0].startswith("entropy_bottleneck") and path[-1] == "quantiles":
+            v = v[:, None, :]
+        out[_torch_key(path, classes)] = np.ascontiguousarray(v)
+
+    walk((), params)
+    return out
+
+
 # -------------------------------------------------------------------------------------------- CDF tables
 
 

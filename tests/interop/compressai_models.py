@@ -1,0 +1,74 @@
+"""Helpers for the interop tests and benchmarks: a test image and small, briefly trained CompressAI models.
+
+CompressAI models are built in the test (pretrained weights cannot be downloaded here) with small N/M for
+speed. Fresh CompressAI parameters are degenerate for an import test (constant entropy-bottleneck matrices,
+zero factors, GDN gamma = 0.1 I: a transposed matrix would go unnoticed), so every parameter is first perturbed
+with seeded noise, then the model takes a few Adam steps on the rate-distortion loss and its aux loss, and
+`update(force=True)` builds its CDF tables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
+SMALL = {"N": 16, "M": 24}  # M divisible by 3 keeps mbt2018's 10M/3, 8M/3 widths exact
+
+
+def test_image(size: int = 128) -> np.ndarray:
+    """A `size` x `size` uint8 RGB crop of kodim01 (or a smooth seeded image when the data is absent)."""
+    path = DATA / "kodak" / "kodim01.png"
+    if path.exists():
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))[:size, :size].copy()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    base = np.stack([np.sin(6 * xx + c) * np.cos(4 * yy - c) for c in range(3)], -1)
+    img = 0.5 + 0.35 * base + 0.05 * rng.standard_normal((size, size, 3))
+    return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+test_image.__test__ = False  # not a test
+
+
+def to_torch(image: np.ndarray):
+    import torch
+
+    return torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
+
+
+def make_compressai_model(name: str, seed: int = 0, steps: int = 3, **kwargs):
+    """A small CompressAI zoo model `name`, perturbed, trained `steps` steps, updated, in eval mode."""
+    import torch
+    from compressai import models as cm
+
+    from jlic.interop.compressai import COMPRESSAI_CLASSES
+
+    torch.manual_seed(seed)
+    cls = getattr(cm, COMPRESSAI_CLASSES[name])
+    net = cls(**(kwargs or ({"N": SMALL["N"]} if name.startswith("cheng2020") else SMALL)))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p) * (1.0 + p.abs().mean()))
+    aux = [p for n, p in net.named_parameters() if n.endswith("quantiles")]
+    main = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
+    opt, aux_opt = torch.optim.Adam(main, 1e-3), torch.optim.Adam(aux, 0.5)
+    x = to_torch(test_image(64))
+    net.train()
+    for _ in range(steps):
+        out = net(x)
+        bits = sum(-torch.log2(v).sum() for v in out["likelihoods"].values())
+        loss = 0.01 * 255**2 * torch.mean((out["x_hat"] - x) ** 2) + bits / x[0, 0].numel()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        aux_loss = net.aux_loss()
+        aux_opt.zero_grad()
+        aux_loss.backward()
+        aux_opt.step()
+    net.update(force=True)
+    return net.eval()
