@@ -20,6 +20,7 @@ _MODEL_MODULES = (
     "jlic.models.mbt2018",
     "jlic.models.checkerboard",
     "jlic.models.channelwise",
+    "jlic.models.cheng2020",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}

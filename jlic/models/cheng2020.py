@@ -1,0 +1,229 @@
+"""Cheng, Sun, Takeuchi, Katto 2020, "Learned image compression with discretized Gaussian mixture likelihoods
+and attention modules", arXiv 2001.01568: `cheng2020-anchor` and `cheng2020-attn`.
+
+Layer lists of CompressAI's `Cheng2020Anchor` / `Cheng2020Attention` (residual blocks, sub-pixel upsampling,
+simplified attention; M = N), with mbt2018's context model and entropy parameters. `likelihood="gaussian"`
+(CompressAI's single Gaussian, coded by wavefronts like mbt2018) or `"mixture"` (the paper's K=3 discretized
+Gaussian mixture, `jlic.entropy.mixture`; the entropy parameters then output 3*K*M channels).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jlic import quantize
+from jlic.entropy import factorized, mixture
+from jlic.models.bmshj2018 import quantize_pair
+from jlic.models.mbt2018 import ContextModel, EntropyParameters, JointAutoregressiveHierarchicalPriors
+from jlic.models.registry import register
+from jlic.ops.conv import Conv, SubpelConv
+from jlic.ops.gdn import GDN
+from jlic.ops.masked import MaskedConv
+
+Array = jax.Array
+
+
+def _lrelu(x: Array) -> Array:
+    return nn.leaky_relu(x, 0.01)
+
+
+class ResidualBlockWithStride(nn.Module):
+    """conv3x3 s2 - LeakyReLU - conv3x3 - GDN, plus a 1x1 s2 `skip`."""
+
+    features: int
+    stride: int = 2
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        out = _lrelu(Conv(self.features, 3, self.stride, name="conv1")(x))
+        out = GDN(name="gdn")(Conv(self.features, 3, 1, name="conv2")(out))
+        if self.stride != 1 or x.shape[-1] != self.features:
+            x = Conv(self.features, 1, self.stride, name="skip")(x)
+        return out + x
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3 - LeakyReLU - conv3x3 - LeakyReLU, plus the identity (or a 1x1 `skip`)."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        out = _lrelu(Conv(self.features, 3, 1, name="conv1")(x))
+        out = _lrelu(Conv(self.features, 3, 1, name="conv2")(out))
+        if x.shape[-1] != self.features:
+            x = Conv(self.features, 1, 1, name="skip")(x)
+        return out + x
+
+
+class ResidualBlockUpsample(nn.Module):
+    """subpel conv x2 - LeakyReLU - conv3x3 - IGDN, plus a sub-pixel `upsample` of the input."""
+
+    features: int
+    r: int = 2
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        out = _lrelu(SubpelConv(self.features, self.r, name="subpel_conv")(x))
+        out = GDN(inverse=True, name="igdn")(Conv(self.features, 3, 1, name="conv")(out))
+        return out + SubpelConv(self.features, self.r, name="upsample")(x)
+
+
+class ResidualUnit(nn.Module):
+    """1x1 (N -> N/2) - ReLU - 3x3 - ReLU - 1x1 (-> N), plus the identity, then ReLU."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        h = nn.relu(Conv(self.features // 2, 1, 1, name="layer_0")(x))
+        h = nn.relu(Conv(self.features // 2, 3, 1, name="layer_2")(h))
+        return nn.relu(x + Conv(self.features, 1, 1, name="layer_4")(h))
+
+
+class AttentionBlock(nn.Module):
+    """Simplified attention: `x + a(x) * sigmoid(b(x))`, a = 3 residual units, b = 3 units + 1x1 conv."""
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        a = x
+        for i in range(3):
+            a = ResidualUnit(self.features, name=f"conv_a_{i}")(a)
+        b = x
+        for i in range(3):
+            b = ResidualUnit(self.features, name=f"conv_b_{i}")(b)
+        b = Conv(self.features, 1, 1, name="conv_b_3")(b)
+        return x + a * jax.nn.sigmoid(b)
+
+
+class AnalysisCheng(nn.Module):
+    N: int
+    attention: bool = False
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        n = self.N
+        x = ResidualBlockWithStride(n, name="layer_0")(x)
+        x = ResidualBlock(n, name="layer_1")(x)
+        x = ResidualBlockWithStride(n, name="layer_2")(x)
+        if self.attention:
+            x = AttentionBlock(n, name="attn_0")(x)
+        x = ResidualBlock(n, name="layer_3")(x)
+        x = ResidualBlockWithStride(n, name="layer_4")(x)
+        x = ResidualBlock(n, name="layer_5")(x)
+        x = Conv(n, 3, 2, name="layer_6")(x)
+        if self.attention:
+            x = AttentionBlock(n, name="attn_1")(x)
+        return x
+
+
+class SynthesisCheng(nn.Module):
+    N: int
+    attention: bool = False
+
+    @nn.compact
+    def __call__(self, y: Array) -> Array:
+        n = self.N
+        if self.attention:
+            y = AttentionBlock(n, name="attn_0")(y)
+        y = ResidualBlock(n, name="layer_0")(y)
+        y = ResidualBlockUpsample(n, name="layer_1")(y)
+        y = ResidualBlock(n, name="layer_2")(y)
+        y = ResidualBlockUpsample(n, name="layer_3")(y)
+        if self.attention:
+            y = AttentionBlock(n, name="attn_1")(y)
+        y = ResidualBlock(n, name="layer_4")(y)
+        y = ResidualBlockUpsample(n, name="layer_5")(y)
+        y = ResidualBlock(n, name="layer_6")(y)
+        return SubpelConv(3, 2, name="layer_7")(y)
+
+
+class HyperAnalysisCheng(nn.Module):
+    """Five 3x3 convs (the 3rd and 5th with stride 2), LeakyReLU between (CompressAI indexes 0..8)."""
+
+    N: int
+
+    @nn.compact
+    def __call__(self, y: Array) -> Array:
+        h = y
+        for i, s in enumerate((1, 1, 2, 1)):
+            h = _lrelu(Conv(self.N, 3, s, name=f"layer_{2 * i}")(h))
+        return Conv(self.N, 3, 2, name="layer_8")(h)
+
+
+class HyperSynthesisCheng(nn.Module):
+    """conv3 - subpel x2 - conv3 (-> 3N/2) - subpel x2 - conv3 (-> 2N), LeakyReLU between: (scales, means)."""
+
+    N: int
+
+    @nn.compact
+    def __call__(self, z: Array) -> tuple[Array, Array]:
+        n = self.N
+        h = _lrelu(Conv(n, 3, 1, name="layer_0")(z))
+        h = _lrelu(SubpelConv(n, 2, name="layer_2")(h))
+        h = _lrelu(Conv(n * 3 // 2, 3, 1, name="layer_4")(h))
+        h = _lrelu(SubpelConv(n * 3 // 2, 2, name="layer_6")(h))
+        h = Conv(2 * n, 3, 1, name="layer_8")(h)
+        scales, means = jnp.split(h, 2, axis=-1)
+        return scales, means
+
+
+class Cheng2020(JointAutoregressiveHierarchicalPriors):
+    """cheng2020-anchor (`attention=False`) / cheng2020-attn; `likelihood` "gaussian" or "mixture"."""
+
+    attention: bool = False
+    likelihood: str = "gaussian"
+    K: int = mixture.K_DEFAULT
+
+    def setup(self):
+        if self.likelihood not in ("gaussian", "mixture"):
+            raise ValueError(f"unknown likelihood {self.likelihood!r}; expected 'gaussian' or 'mixture'")
+        self.g_a = AnalysisCheng(self.N, self.attention)
+        self.g_s = SynthesisCheng(self.N, self.attention)
+        self.h_a = HyperAnalysisCheng(self.N)
+        self.h_s = HyperSynthesisCheng(self.N)
+        self.context_prediction = MaskedConv(self.M, 2 * self.M, 5, "A")
+        out = 2 * self.M if self.likelihood == "gaussian" else 3 * self.K * self.M
+        self.entropy_parameters = EntropyParameters(self.M, out)
+        self.entropy_bottleneck = self.param("entropy_bottleneck",
+                                             lambda key: factorized.init(key, self.N, self.filters))
+
+    def mixture_params(self, hyper: Array, ctx: Array) -> tuple[Array, Array, Array]:
+        """(means, scales, weight logits), each (..., M, K)."""
+        return mixture.split_params(self.entropy_parameters(jnp.concatenate([hyper, ctx], -1)), self.K)
+
+    def mixture_patches(self, patches: Array, hyper: Array) -> tuple[Array, Array, Array]:
+        return self.mixture_params(hyper, self.context_prediction.patches(patches))
+
+    def __call__(self, x: Array, train: bool) -> tuple[Array, dict[str, Array]]:
+        if self.likelihood == "gaussian":
+            return super().__call__(x, train)
+        y = self.g_a(x)
+        z = self.h_a(y)
+        kz, ky = jax.random.split(self.make_rng("noise")) if train else (None, None)
+        z_lik, z_dec = quantize_pair(z, train, "noise", factorized.medians(self.entropy_bottleneck), kz)
+        hyper = self.hyper_params(z_dec)
+        if train:
+            y_lik = quantize.noise(y, ky)
+            y_dec = y_lik if self.quantization == "noise" else quantize.round_ste(y)
+        else:
+            y_lik = y_dec = quantize.round_offset(y)
+        means, scales, logits = self.mixture_params(hyper, self.context_prediction(y_lik))
+        likelihoods = {
+            "y": mixture.likelihood(y_lik, means, scales, logits),
+            "z": factorized.likelihood(self.entropy_bottleneck, z_lik),
+        }
+        return self.g_s(y_dec), likelihoods
+
+
+def _attn(**kw):
+    return Cheng2020(attention=True, **kw)
+
+
+_QUALITIES = {q: {"N": n, "M": n} for q, n in zip(range(1, 7), (128, 128, 128, 192, 192, 192), strict=True)}
+register("cheng2020-anchor", Cheng2020, _QUALITIES, stride=64, wrapper=ContextModel)
+register("cheng2020-attn", _attn, _QUALITIES, stride=64, wrapper=ContextModel)
