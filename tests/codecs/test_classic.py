@@ -76,6 +76,10 @@ def test_jpeg_matches_pillow_defaults_and_444_costs_more(crop):
 
 def test_jpeg2000_rate_control_hits_the_target(crop):
     codec = _codec("jpeg2000")
+    data = codec.encode(crop, 1.0)
+    cod = data.index(b"\xff\x52")  # COD marker segment: Lcod(2) Scod(1) order(1) layers(2) MCT(1) SPcod...
+    assert data[cod + 8] == 1  # the RGB -> YCbCr component transform is on
+    assert data[cod + 13] == 0  # 9/7 irreversible wavelet
     for target in (0.5, 1.0, 2.0):
         bpp = len(codec.encode(crop, target)) * 8 / (crop.shape[0] * crop.shape[1])
         assert bpp == pytest.approx(target, rel=0.1)
