@@ -7,11 +7,15 @@
   PSNR-RGB (8-bit), MS-SSIM (images of at least 161 px a side), encode / decode seconds. ``DIR`` is an
   exported model (``model.json`` + ``params.npz``) or a folder of them (e.g. one per λ).
 
+If the model directory holds ``coding_tables.npz`` (written by :func:`export_tables`), the coding tables
+are read from it instead of being recomputed from the parameters.
+
 Input images: grayscale is replicated to RGB; palette images are converted to RGB; an alpha channel is
-dropped (with a warning on stderr: the alpha plane is not coded); 16-bit images are scaled to 8 bits
-(with a warning). Any size works, 1x1 included (padding to the model's stride). Output files are written
-atomically (temporary file + ``os.replace``): a failure never leaves a half-written file. Errors
-(missing / unreadable / non-image input, corrupt or foreign ``.jlic``) print one line and exit with 2.
+dropped (with a warning on stderr: the alpha plane is not coded); 16-bit grayscale images are scaled to
+8 bits (with a warning; Pillow itself reduces 16-bit RGB PNGs to 8 bits when it opens them). Any size
+works, 1x1 included (padding to the model's stride). Output files are written atomically (temporary
+file + ``os.replace``): a failure never leaves a half-written file. Errors (missing / unreadable /
+non-image input, corrupt or foreign ``.jlic``) print one line and exit with 2.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 from jlic.coding.bitstream import BitstreamError
 
 EXIT_ERROR = 2
+TABLES_FILE = "coding_tables.npz"  # optional, beside model.json: precomputed ModelTables
 
 
 class CliError(Exception):
@@ -101,7 +106,7 @@ def encode_png(image: np.ndarray, suffix: str = ".png") -> bytes:
 
 def load_codec(checkpoint: str | Path) -> Any:
     """A :class:`jlic.coding.codec.Codec` for an exported model directory."""
-    from jlic.coding.codec import Codec
+    from jlic.coding.codec import Codec, ModelTables
     from jlic.train.checkpoint import load_model
 
     checkpoint = Path(checkpoint)
@@ -111,7 +116,25 @@ def load_codec(checkpoint: str | Path) -> Any:
         model, params = load_model(checkpoint)
     except (OSError, KeyError, ValueError) as e:
         raise CliError(f"cannot load checkpoint {checkpoint}: {e}") from None
-    return Codec(model, params)
+    tables = None
+    stored = checkpoint / TABLES_FILE
+    if stored.exists():  # tables exported with the model: no recomputation, identical integers everywhere
+        try:
+            tables = ModelTables.from_bytes(stored.read_bytes())
+        except (OSError, KeyError, ValueError) as e:
+            raise CliError(f"cannot read coding tables {stored}: {e}") from None
+    return Codec(model, params, tables)
+
+
+def export_tables(checkpoint: str | Path) -> Path:
+    """Compute the coding tables of an exported model once and store them beside it (atomically)."""
+    from jlic.coding.codec import build_model_tables
+    from jlic.train.checkpoint import load_model
+
+    model, params = load_model(checkpoint)
+    path = Path(checkpoint) / TABLES_FILE
+    atomic_write(path, build_model_tables(model, params).to_bytes())
+    return path
 
 
 def _run(fn: Any, argv: list[str], prog: str) -> int:

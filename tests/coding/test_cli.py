@@ -155,3 +155,18 @@ def test_python_dash_m_jlic(tmp_path, ckpt):
     assert run("compress", "--checkpoint", str(ckpt), str(src), str(tmp_path / "a.jlic")).returncode == 0
     bad = run("compress", "--checkpoint", str(ckpt), str(tmp_path / "nope.png"), str(tmp_path / "b.jlic"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_stored_tables_are_used_and_give_the_same_file(tmp_path, ckpt, loaded):
+    src = write(tmp_path / "in.png", rgb(12, 12))
+    assert coding_cli.compress_main(["--checkpoint", str(ckpt), str(src), str(tmp_path / "a.jlic")]) == 0
+    copy = tmp_path / "exported"
+    checkpoint_mod.save_model(copy, *checkpoint_mod.load_model(ckpt))
+    path = coding_cli.export_tables(copy)
+    assert path.exists()
+    codec_with_tables = coding_cli.load_codec(copy)
+    assert codec_with_tables.tables.digest() == loaded[str(ckpt)].tables.digest()
+    assert codec_with_tables.compress(np.asarray(Image.open(src))) == (tmp_path / "a.jlic").read_bytes()
+    path.write_bytes(b"garbage")
+    loaded.pop(str(copy), None)
+    assert coding_cli.compress_main(["--checkpoint", str(copy), str(src), str(tmp_path / "b.jlic")]) == 2
