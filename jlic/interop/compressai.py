@@ -140,7 +140,8 @@ def rename_keys(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def infer_kwargs(name: str, sd: Mapping[str, np.ndarray]) -> dict[str, Any]:
     """Constructor arguments (N, M, entropy-bottleneck filters) read off the weight shapes."""
     if name.startswith("cheng2020"):
-        kwargs: dict[str, Any] = {"N": int(sd["g_a.0.conv1.weight"].shape[0])}
+        n = int(sd["g_a.0.conv1.weight"].shape[0])
+        kwargs: dict[str, Any] = {"N": n, "M": n}
     else:
         kwargs = {"N": int(sd["g_a.0.weight"].shape[0]), "M": int(sd["g_a.6.weight"].shape[0])}
     num = sum(1 for k in sd if re.fullmatch(r"entropy_bottleneck\.matrices\.\d+", k))
@@ -170,6 +171,19 @@ def build_model(name: str, sd: Mapping[str, np.ndarray], quality: int | None = N
     return registry.get(name, quality, **overrides)
 
 
+# CompressAI `nn.Sequential` indexes of jlic children whose names do not carry them: Cheng2020Attention inserts
+# its attention blocks into the anchor's g_a/g_s lists (jlic keeps the anchor's `layer_<i>` names).
+_SEQUENTIAL_INDEX = {
+    "cheng2020-attn": {
+        ("g_a",): {name: str(i) for i, name in enumerate(
+            ("layer_0", "layer_1", "layer_2", "attn_0", "layer_3", "layer_4", "layer_5", "layer_6", "attn_1"))},
+        ("g_s",): {name: str(i) for i, name in enumerate(
+            ("attn_0", "layer_0", "layer_1", "layer_2", "layer_3", "attn_1", "layer_4", "layer_5", "layer_6",
+             "layer_7"))},
+    },
+}
+
+
 def _abstract_params(model: CompressionModel) -> tuple[Params, dict[tuple[str, ...], str]]:
     """Shapes of the model's params and the class name of every submodule (by path), without computing."""
     classes: dict[tuple[str, ...], str] = {}
@@ -184,18 +198,23 @@ def _abstract_params(model: CompressionModel) -> tuple[Params, dict[tuple[str, .
     return shapes, classes
 
 
-def _torch_key(path: tuple[str, ...], classes: Mapping[tuple[str, ...], str]) -> str:
-    """CompressAI key of a jlic leaf: `layer_<i>` -> `<i>`, `kernel` -> `weight`, the inner conv of a
-    `SubpelConv` -> `0` (CompressAI's `subpel_conv3x3` is `Sequential(conv, PixelShuffle)`)."""
+def _torch_key(path: tuple[str, ...], classes: Mapping[tuple[str, ...], str],
+               index: Mapping[tuple[str, ...], Mapping[str, str]] | None = None) -> str:
+    """CompressAI key of a jlic leaf: `layer_<i>` -> `<i>` (or `index[parent][name]`), `kernel` -> `weight`,
+    the inner conv of a `SubpelConv` -> `0` (CompressAI's `subpel_conv3x3` is `Sequential(conv, PixelShuffle)`),
+    the layers of a `ResidualUnit` -> `conv.<i>` and `conv_a_<i>` -> `conv_a.<i>` (Cheng 2020 attention)."""
     parts = []
     for i, p in enumerate(path[:-1]):
+        parent = classes.get(path[:i])
         m = re.fullmatch(r"layer_(\d+)", p)
-        if m:
-            parts.append(m.group(1))
-        elif p == "conv" and classes.get(path[:i]) == "SubpelConv":
+        if index and path[:i] in index and p in index[path[:i]]:
+            parts.append(index[path[:i]][p])
+        elif m:
+            parts.append(f"conv.{m.group(1)}" if parent == "ResidualUnit" else m.group(1))
+        elif p == "conv" and parent == "SubpelConv":
             parts.append("0")
         else:
-            parts.append(p)
+            parts.append(re.sub(r"^(conv_[ab])_(\d+)$", r"\1.\2", p))
     leaf = path[-1]
     if path[0].startswith("entropy_bottleneck") and len(path) == 2:
         m = re.fullmatch(r"(matrix|bias|factor)_(\d+)", leaf)
@@ -230,7 +249,7 @@ def convert(model: CompressionModel, state_dict: Mapping[str, np.ndarray], stric
     def fill(path: tuple[str, ...], node: Any) -> Any:
         if isinstance(node, Mapping):
             return {k: fill((*path, k), v) for k, v in node.items()}
-        key = _torch_key(path, classes)
+        key = _torch_key(path, classes, _SEQUENTIAL_INDEX.get(model.name))
         if key not in state_dict:
             missing.append(f"{'/'.join(path)} (CompressAI key {key!r})")
             return None
@@ -268,7 +287,7 @@ def export_state_dict(model: CompressionModel, params: Params) -> dict[str, np.n
             v = v if path[-1].startswith("matrix_") else v[..., None]
         elif path[0].startswith("entropy_bottleneck") and path[-1] == "quantiles":
             v = v[:, None, :]
-        out[_torch_key(path, classes)] = np.ascontiguousarray(v)
+        out[_torch_key(path, classes, _SEQUENTIAL_INDEX.get(model.name))] = np.ascontiguousarray(v)
 
     walk((), params)
     return out

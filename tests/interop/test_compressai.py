@@ -35,7 +35,8 @@ def _random_params(model, seed: int = 0):
 
 
 def _small(name: str):
-    return registry.get(name, 3, **({"N": SMALL["N"]} if name.startswith("cheng2020") else SMALL))
+    size = {"N": SMALL["N"], "M": SMALL["N"]} if name.startswith("cheng2020") else SMALL
+    return registry.get(name, 3, **size)
 
 
 def _assert_trees_equal(a, b) -> None:
