@@ -121,3 +121,35 @@ def test_bad_arguments():
         coder.Coder(tables, "huffman")
     assert coder.decode(coder.encode(np.zeros(0, np.int32), np.zeros(0, np.int32), tables),
                         np.zeros(0, np.int32), tables).size == 0
+
+
+_GAUSSIAN = {}
+
+
+def gaussian_model_tables():
+    """The real indexed Gaussian tables of jlic.entropy.gaussian (built once)."""
+    gaussian = pytest.importorskip("jlic.entropy.gaussian")
+    if not _GAUSSIAN:
+        _GAUSSIAN["tables"] = cdf.from_pmf(*gaussian.pmf_table())
+        _GAUSSIAN["coder"] = coder.Coder(_GAUSSIAN["tables"])
+    return gaussian, _GAUSSIAN["coder"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 3000),
+    log_scale=st.tuples(st.floats(-3, 6), st.floats(0.1, 3)),
+    outliers=st.lists(INT32, max_size=5),
+)
+def test_random_latents_and_scales_round_trip(seed, n, log_scale, outliers):
+    gaussian, c = gaussian_model_tables()
+    rng = np.random.default_rng(seed)
+    scales = np.exp(rng.normal(log_scale[0], log_scale[1], n)).astype(np.float32)
+    indexes = np.asarray(gaussian.scale_index(scales), np.int32)
+    means = rng.normal(0, 5, n).astype(np.float32)
+    y = means + rng.normal(size=n).astype(np.float32) * scales
+    symbols = np.clip(np.rint(y - means), -(2**31), 2**31 - 1).astype(np.int32)
+    symbols[: len(outliers)] = outliers[:n]
+    out = c.decode(c.encode(symbols, indexes), indexes)
+    np.testing.assert_array_equal(out, symbols)
