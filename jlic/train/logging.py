@@ -54,18 +54,21 @@ class MetricsLogger:
     Each record is `{"step": ..., "tag": ..., **scalars}`; TensorBoard tags are `tag/name`.
     """
 
-    def __init__(self, workdir: str | Path, tensorboard: bool = True):
+    def __init__(self, workdir: str | Path, tensorboard: bool = True, enabled: bool = True):
+        self.enabled = enabled  # False on all but the first host of a multi-host run
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.path = self.workdir / "metrics.jsonl"
-        self._file = open(self.path, "a")
+        self._file = open(self.path, "a") if enabled else None
         self._tb = None
-        if tensorboard:
+        if tensorboard and enabled:
             from tensorboardX import SummaryWriter
 
             self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
 
     def write(self, step: int, metrics: dict[str, Any], tag: str = "train") -> None:
+        if self._file is None:
+            return
         record = {"step": int(step), "tag": tag, **{k: _scalar(v) for k, v in metrics.items()}}
         self._file.write(json.dumps(record) + "\n")
         self._file.flush()
@@ -77,12 +80,15 @@ class MetricsLogger:
     def truncate(self, keep: Any) -> None:
         """Keep only the records for which `keep(record)` is true (on resume: drop steps after the
         checkpoint, which the resumed run logs again)."""
+        if self._file is None:
+            return
         self._file.close()
         truncate_jsonl(self.path, keep)
         self._file = open(self.path, "a")
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         if self._tb is not None:
             self._tb.close()
 

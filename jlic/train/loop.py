@@ -72,6 +72,15 @@ def _mean_metrics(window: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.mean(np.stack([w[k] for w in window]), axis=0) for k in window[0]}
 
 
+def _to_host(tree: Any) -> Any:
+    """Numpy copy of a (possibly sharded) pytree; on several hosts, gathered from all of them."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+    from jax.experimental import multihost_utils
+
+    return multihost_utils.process_allgather(tree, tiled=True)
+
+
 def _all_finite(tree: Any) -> bool:
     return bool(jax.device_get(jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
                                                    if jnp.issubdtype(x.dtype, jnp.inexact)]))))
@@ -170,7 +179,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
             done = s + 1
             is_ckpt = done % ckpt_every == 0 or done == num_steps
             if done % log_every == 0 or is_ckpt:
-                host = jax.device_get(window)
+                host = _to_host(window)
                 for j, m in enumerate(host):
                     finite = np.asarray(m["finite"])
                     if not finite.all():
@@ -214,11 +223,16 @@ def train(config: Any, workdir: str | Path) -> dict[float, Path]:
     groups = _groups(config, len(lambdas))
     stacked = config.sweep_mode == "vmap"
     progs = build_programs(config, model, len(groups[0]), stacked)
-    with MetricsLogger(workdir, tensorboard=bool(config.get("tensorboard", True))) as logger:
+    with MetricsLogger(workdir, tensorboard=bool(config.get("tensorboard", True)),
+                       enabled=jax.process_index() == 0) as logger:
         for idx in groups:
             state = _train_group(config, progs, source, lambdas, idx, workdir, logger, stacked)
+            host_params = _to_host(state.params)
             for k, i in enumerate(idx):
-                params = lambda_axis.take(state.params, k) if stacked else state.params
+                params = lambda_axis.take(host_params, k) if stacked else host_params
+                if jax.process_index() != 0:
+                    exports[lambdas[i]] = workdir / lambda_name(lambdas[i])
+                    continue
                 exports[lambdas[i]] = save_model(
                     workdir / lambda_name(lambdas[i]), model, params,
                     extra={"lambda": lambdas[i], "metric": config.metric, "step": int(config.num_steps)})

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import jax
+import numpy as np
 import pytest
 
 from jlic.train.sharding import make_mesh, mesh_shape
@@ -58,6 +59,50 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+FAST_SCRIPT = textwrap.dedent("""
+    import json
+    import jax, jax.numpy as jnp, numpy as np
+    from jlic.train import lambda_axis, sharding
+    assert len(jax.devices()) == 8
+    # a toy per-λ model: least squares with a rate-like penalty weighted by λ, one SGD step
+    def step(state, batch, lmbda, rng):
+        def loss(w):
+            noise = 0.01 * jax.random.normal(rng, w.shape)
+            return jnp.mean((batch @ (w + noise) - 1.0) ** 2) + lmbda * jnp.sum(jnp.abs(w))
+        l, g = jax.value_and_grad(loss)(state["w"])
+        return {"w": state["w"] - 0.1 * g}, {"loss": l}
+    lams = jnp.asarray([0.001, 0.01, 0.1, 1.0])
+    state = lambda_axis.stack([{"w": jnp.full((3,), float(i))} for i in range(4)])
+    batch = jnp.asarray(np.random.default_rng(0).random((8, 3)), jnp.float32)
+    rngs = jax.random.split(jax.random.key(0), 4)
+    vstep = jax.jit(lambda_axis.vmap_step(step))
+    out = {}
+    for name, shape in (("single", (1, 1)), ("sharded", None)):
+        mesh = sharding.make_mesh(4, 8, shape=shape)
+        st = jax.device_put(state, sharding.stacked_sharding(mesh, state))
+        b = sharding.global_batch(np.asarray(batch), sharding.batch_sharding(mesh))
+        new, m = vstep(st, b, jax.device_put(lams, sharding.lambda_sharding(mesh)), rngs)
+        out[name] = {"mesh": dict(mesh.shape), "loss": np.asarray(m["loss"]).tolist(),
+                     "w": np.asarray(new["w"]).tolist(), "ndev": len(new["w"].sharding.device_set)}
+    print("RESULT" + json.dumps(out))
+""")
+
+
+def test_sharded_toy_step_equals_single_device():
+    """Fast: the mesh/sharding helpers on 8 virtual devices give the single-device result."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "PYTHONPATH": str(ROOT),
+           "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run([sys.executable, "-c", FAST_SCRIPT], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.split("RESULT", 1)[1])
+    assert out["single"]["mesh"] == {"lambda": 1, "data": 1} and out["single"]["ndev"] == 1
+    assert out["sharded"]["mesh"] == {"lambda": 4, "data": 2} and out["sharded"]["ndev"] == 8
+    np.testing.assert_allclose(out["sharded"]["loss"], out["single"]["loss"], rtol=1e-5)
+    np.testing.assert_allclose(out["sharded"]["w"], out["single"]["w"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
 def test_sharded_sweep_equals_single_device(tmp_path):
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "PYTHONPATH": str(ROOT),
            "JAX_PLATFORMS": "cpu"}
