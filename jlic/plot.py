@@ -127,6 +127,7 @@ def plot_rd(
     os.close(fd)
     try:
         fig.savefig(tmp, format="png")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -157,8 +158,10 @@ def bd_table(
     if method not in METHODS:
         raise ValueError(f"unknown BD method {method!r}; choose one of {METHODS}")
     unit = "%" if quantity == "rate" else " dB"
-    rows = ["| curve | " + " | ".join(labels(anchors)) + " |", "|---|" + "---:|" * len(anchors)]
-    for curve, label in zip(curves, labels(curves), strict=True):
+    names = labels(list(curves) + list(anchors))  # disambiguated across rows and columns together
+    row_names, col_names = names[: len(curves)], names[len(curves) :]
+    rows = ["| curve | " + " | ".join(col_names) + " |", "|---|" + "---:|" * len(anchors)]
+    for curve, label in zip(curves, row_names, strict=True):
         cells = []
         for anchor in anchors:
             v = _bd(curve, anchor, metric, method, quantity)
@@ -263,6 +266,7 @@ def _write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -170,6 +170,7 @@ def save(curve: RDCurve, path: str | os.PathLike[str]) -> Path:
         with os.fdopen(fd, "w") as f:
             json.dump(curve.to_json(), f, indent=2)
             f.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
