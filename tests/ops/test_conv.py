@@ -96,10 +96,13 @@ def test_vmap_over_stacked_kernels_and_inputs() -> None:
         return lambda x, w: jnp.sum(jnp.tanh(op(x, w, 2)))
 
     for op, ref in ((C.conv_transpose2d, C.conv_transpose2d_reference), (C.conv2d, C.conv2d_reference)):
-        g = jax.jit(jax.vmap(jax.grad(f(op), (0, 1))))(xs, ws)
-        g_ref = [jax.grad(f(ref), (0, 1))(xs[i], ws[i]) for i in range(3)]
-        for j in range(2):
-            _close(g[j], jnp.stack([r[j] for r in g_ref]))
+        for x_axis, w_axis in ((0, 0), (None, 0), (0, None)):  # the vmap rule's three cases
+            x_in = xs if x_axis == 0 else xs[0]
+            w_in = ws if w_axis == 0 else ws[0]
+            g = jax.jit(jax.vmap(jax.grad(f(op), (0, 1)), (x_axis, w_axis)))(x_in, w_in)
+            g_ref = jax.vmap(jax.grad(f(ref), (0, 1)), (x_axis, w_axis))(x_in, w_in)
+            for a, b in zip(g, g_ref, strict=True):
+                _close(a, b)
 
 
 def test_bfloat16_inputs() -> None:

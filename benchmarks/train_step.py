@@ -1,0 +1,321 @@
+"""Train-step time of the same architecture in jlic and in CompressAI (PyTorch CPU), in one run.
+
+    python -m benchmarks.train_step                                    # 3 models, batch 8, 256x256, q3
+    python -m benchmarks.train_step --models bmshj2018-hyperprior --steps 3 --vmap 4
+    python -m benchmarks.train_step --breakdown bmshj2018-hyperprior   # where the jlic step's time goes
+
+Each (framework, model) is measured in its own subprocess so its peak RSS (`ru_maxrss`) is its own; both use
+the same number of CPU threads (`--threads`, default: all cores). The step is the full training step:
+forward with noise quantization, loss λ·255²·MSE + bpp, backward, gradient clipping at 1.0, Adam (lr 1e-4)
+on the network and Adam (lr 1e-3) on the entropy bottleneck's quantiles with the aux (quantile) loss.
+jlic does it in one jitted program (`jlic.train.step.make_train_step`); CompressAI does it as its
+`examples/train.py` does (two optimizers, `aux_loss().backward()`).
+
+Reported per model: median step time after one warm-up step, compile time (jlic) separately, ratio
+jlic / CompressAI, steps/s and peak RSS; with `--vmap n`, the time of one step that trains `n` stacked λ
+models in one program (`jax.vmap`) against `n` sequential single-λ steps. Prints a table and appends a
+JSON record to `benchmarks/results/train_step-<date>.json` (a JSON list).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODELS = ("bmshj2018-hyperprior", "mbt2018-mean", "mbt2018")
+RESULTS = Path(__file__).parent / "results"
+
+
+def _batch(batch: int, size: int, seed: int = 0) -> np.ndarray:
+    """A fixed NHWC batch in [0, 1] (smooth random images; content does not change the cost)."""
+    rng = np.random.default_rng(seed)
+    low = rng.uniform(0, 1, (batch, size // 8, size // 8, 3)).astype(np.float32)
+    x = np.repeat(np.repeat(low, 8, axis=1), 8, axis=2)
+    return np.clip(x + rng.normal(0, 0.05, x.shape).astype(np.float32), 0, 1)
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _median_time(fn, steps: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), times
+
+
+# ----------------------------------------------------------------------------------------------------- jlic
+
+
+def _jlic_worker(args: argparse.Namespace) -> dict[str, Any]:
+    import jax
+    import jax.numpy as jnp
+
+    from jlic.models import registry
+    from jlic.train import lambda_axis
+    from jlic.train.state import create_train_state
+    from jlic.train.step import make_train_step
+
+    model = registry.get(args.model, quality=args.quality)
+    config = {"image_shape": (args.batch, args.size, args.size, 3)}
+    x = jnp.asarray(_batch(args.batch, args.size))
+    lmbda = jnp.float32(args.lmbda)
+    key = jax.random.PRNGKey(0)
+    out: dict[str, Any] = {"framework": "jlic", "jax": jax.__version__, "backend": jax.default_backend()}
+
+    step_fn = make_train_step(model, config)
+    step = jax.jit(step_fn, donate_argnums=0)
+    state = create_train_state(model, key, config)
+    t0 = time.perf_counter()
+    compiled = step.lower(state, x, lmbda, key).compile()
+    out["compile_s"] = time.perf_counter() - t0
+    holder = {"state": state}
+
+    def run(i: list[int] = [0]) -> None:  # noqa: B006 - step counter for fresh rngs
+        i[0] += 1
+        holder["state"], m = compiled(holder["state"], x, lmbda, jax.random.fold_in(key, i[0]))
+        jax.block_until_ready((holder["state"], m))
+
+    run()  # warm-up
+    out["step_s"], out["step_times"] = _median_time(run, args.steps)
+    out["peak_rss_mib"] = _peak_rss_mib()
+
+    if args.vmap > 1:
+        n = args.vmap
+        lams = jnp.asarray(np.geomspace(args.lmbda / 4, args.lmbda * 4, n), jnp.float32)
+        del holder["state"], state
+        stacked = lambda_axis.stack([create_train_state(model, jax.random.PRNGKey(i), config)
+                                     for i in range(n)])
+        vstep = jax.jit(lambda_axis.vmap_step(step_fn), donate_argnums=0)
+        keys = jax.random.split(key, n)
+        t0 = time.perf_counter()
+        vcompiled = vstep.lower(stacked, x, lams, keys).compile()
+        out["vmap_compile_s"] = time.perf_counter() - t0
+        vholder = {"state": stacked}
+
+        def vrun() -> None:
+            vholder["state"], m = vcompiled(vholder["state"], x, lams, keys)
+            jax.block_until_ready((vholder["state"], m))
+
+        vrun()
+        out["vmap_n"] = n
+        out["vmap_step_s"], out["vmap_step_times"] = _median_time(vrun, args.steps)
+        out["vmap_vs_sequential"] = out["vmap_step_s"] / (n * out["step_s"])
+        out["peak_rss_mib_with_vmap"] = _peak_rss_mib()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- CompressAI
+
+
+def _compressai_worker(args: argparse.Namespace) -> dict[str, Any]:
+    import compressai
+    import torch
+    from compressai import zoo
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    ctor = {"bmshj2018-hyperprior": zoo.bmshj2018_hyperprior, "mbt2018-mean": zoo.mbt2018_mean,
+            "mbt2018": zoo.mbt2018, "bmshj2018-factorized": zoo.bmshj2018_factorized}[args.model]
+    net = ctor(quality=args.quality, pretrained=False).train()
+    main_params = [p for n, p in net.named_parameters() if not n.endswith(".quantiles")]
+    aux_params = [p for n, p in net.named_parameters() if n.endswith(".quantiles")]
+    opt = torch.optim.Adam(main_params, lr=1e-4)
+    aux_opt = torch.optim.Adam(aux_params, lr=1e-3)
+    x = torch.from_numpy(_batch(args.batch, args.size).transpose(0, 3, 1, 2).copy())
+    num_pixels = x.shape[0] * x.shape[2] * x.shape[3]
+
+    def run() -> None:
+        opt.zero_grad()
+        aux_opt.zero_grad()
+        out = net(x)
+        bpp = sum(torch.log(v).sum() for v in out["likelihoods"].values()) / (-np.log(2) * num_pixels)
+        loss = args.lmbda * 255**2 * torch.nn.functional.mse_loss(out["x_hat"], x) + bpp
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        opt.step()
+        aux = net.aux_loss()
+        aux.backward()
+        aux_opt.step()
+
+    out: dict[str, Any] = {"framework": "compressai", "torch": torch.__version__,
+                           "compressai": compressai.__version__, "threads": torch.get_num_threads()}
+    t0 = time.perf_counter()
+    run()  # warm-up
+    out["first_step_s"] = time.perf_counter() - t0
+    out["step_s"], out["step_times"] = _median_time(run, args.steps)
+    out["peak_rss_mib"] = _peak_rss_mib()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- breakdown
+
+
+def _breakdown(args: argparse.Namespace) -> dict[str, Any]:
+    """Median time of jitted pieces of the jlic step (forward, loss+grad, full step, and layer groups)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jlic.entropy import factorized, gaussian
+    from jlic.models import registry
+    from jlic.ops import conv as C
+    from jlic.ops.gdn import gdn
+    from jlic.train.state import create_train_state
+    from jlic.train.step import make_loss_fn, make_train_step
+
+    model = registry.get(args.model, quality=args.quality)
+    config = {"image_shape": (args.batch, args.size, args.size, 3)}
+    x = jnp.asarray(_batch(args.batch, args.size))
+    key = jax.random.PRNGKey(0)
+    state = create_train_state(model, key, config)
+    lmbda = jnp.float32(args.lmbda)
+    loss_fn = make_loss_fn(model)
+    res: dict[str, Any] = {}
+
+    def timed(name: str, f, *a) -> None:
+        f = jax.jit(f)
+        t0 = time.perf_counter()
+        c = f.lower(*a).compile()
+        compile_s = time.perf_counter() - t0
+        jax.block_until_ready(c(*a))
+        res[name] = {"compile_s": compile_s, "run_s": _median_time(lambda: jax.block_until_ready(c(*a)),
+                                                                   args.steps)[0]}
+        print(f"  {name:38s} run {res[name]['run_s']:7.3f} s   compile {compile_s:6.1f} s", flush=True)
+
+    timed("forward (loss)", lambda p, x: loss_fn(p, x, lmbda, key)[0], state.params, x)
+    timed("loss + grad", jax.grad(lambda p, x: loss_fn(p, x, lmbda, key)[0]), state.params, x)
+    timed("full step", make_train_step(model, config), state, x, lmbda, key)
+
+    n, b, s = model.kwargs["N"], args.batch, args.size
+    rng = np.random.default_rng(0)
+
+    def arr(*shape: int) -> jax.Array:
+        return jnp.asarray(rng.normal(size=shape).astype(np.float32))
+
+    def fb(op):  # forward + backward of op(x, w) w.r.t. both
+        return jax.grad(lambda x, w: jnp.sum(jnp.sin(op(x, w))), (0, 1))
+
+    ct = lambda x, w: C.conv_transpose2d(x, w, 2)
+    ct_ref = lambda x, w: C.conv_transpose2d_reference(x, w, 2)
+    cv = lambda x, w: C.conv2d(x, w, 2)
+    cv_ref = lambda x, w: C.conv2d_reference(x, w, 2)
+    w_nn = arr(5, 5, n, n)
+    x64, x128 = arr(b, s // 4, s // 4, n), arr(b, s // 2, s // 2, n)
+    timed(f"convT 5x5 s2 {n}->{n} {s // 4}->{s // 2} fwd", ct, x64, w_nn)
+    timed("  same, lax reference fwd", ct_ref, x64, w_nn)
+    timed("  same, fwd+bwd", fb(ct), x64, w_nn)
+    timed(f"conv 5x5 s2 {n}->{n} {s // 2}->{s // 4} fwd+bwd", fb(cv), x128, w_nn)
+    timed("  same, lax reference fwd+bwd", fb(cv_ref), x128, w_nn)
+    gamma, beta = jnp.eye(n) * 0.1 + 0.01, jnp.ones((n,))
+    timed(f"GDN {n}ch {s // 2}px fwd+bwd", jax.grad(lambda x, g: jnp.sum(jnp.sin(gdn(x, beta, g)))),
+          x128, gamma)
+    m = model.kwargs["M"]
+    y = arr(b, s // 16, s // 16, m)
+    timed(f"gaussian likelihood {m}ch fwd+bwd",
+          jax.grad(lambda y, sc: jnp.sum(jnp.log(gaussian.likelihood(y, jnp.abs(sc) + 0.1))), (0, 1)), y, y)
+    fp = factorized.init(key, n)
+    z = arr(b, s // 64, s // 64, n)
+    timed(f"factorized likelihood {n}ch fwd+bwd",
+          jax.grad(lambda p, z: jnp.sum(jnp.log(factorized.likelihood(p, z))), (0, 1)), fp, z)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------------- main
+
+
+def _run_worker(framework: str, model: str, args: argparse.Namespace) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "benchmarks.train_step", "--worker", framework, "--models", model,
+           "--steps", str(args.steps), "--batch", str(args.batch), "--size", str(args.size),
+           "--quality", str(args.quality), "--lmbda", str(args.lmbda), "--threads", str(args.threads),
+           "--vmap", str(args.vmap if framework == "jlic" and model in args.vmap_models else 0)]
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1])
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"framework": framework, "error": (proc.stderr or proc.stdout)[-2000:]}
+    return json.loads(lines[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--models", nargs="+", default=list(MODELS))
+    p.add_argument("--frameworks", nargs="+", default=["jlic", "compressai"])
+    p.add_argument("--steps", type=int, default=5, help="timed steps after one warm-up step")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--quality", type=int, default=3)
+    p.add_argument("--lmbda", type=float, default=0.0067)
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--vmap", type=int, default=4, help="λ models stacked in the vmap mode (0: skip)")
+    p.add_argument("--vmap-models", nargs="*", default=["bmshj2018-hyperprior"])
+    p.add_argument("--breakdown", metavar="MODEL", help="time pieces of the jlic step instead")
+    p.add_argument("--worker", choices=["jlic", "compressai"], help=argparse.SUPPRESS)
+    p.add_argument("--out", default=None, help="JSON list to append to (default: results/train_step-DATE.json)")
+    args = p.parse_args(argv)
+
+    if args.worker:
+        args.model = args.models[0]
+        fn = _jlic_worker if args.worker == "jlic" else _compressai_worker
+        print(json.dumps(fn(args)), flush=True)
+        return 0
+    if args.breakdown:
+        args.model = args.breakdown
+        print(f"jlic step breakdown, {args.model} q{args.quality}, batch {args.batch}x{args.size}²:")
+        res = _breakdown(args)
+        record = {"kind": "breakdown", "model": args.model, "results": res}
+    else:
+        results = {}
+        for model in args.models:
+            results[model] = {}
+            for fw in args.frameworks:
+                r = _run_worker(fw, model, args)
+                results[model][fw] = r
+                if "error" in r:
+                    print(f"{model:22s} {fw:10s} FAILED: {r['error'].strip().splitlines()[-1:]}", flush=True)
+                    continue
+                extra = f"  compile {r['compile_s']:.1f} s" if "compile_s" in r else ""
+                print(f"{model:22s} {fw:10s} step {r['step_s']:7.3f} s  ({1 / r['step_s']:.2f} steps/s)  "
+                      f"peak RSS {r['peak_rss_mib']:7.0f} MiB{extra}", flush=True)
+                if "vmap_step_s" in r:
+                    print(f"{'':22s} {'':10s} vmap {r['vmap_n']} λ: {r['vmap_step_s']:.3f} s/step vs "
+                          f"{r['vmap_n']}x sequential {r['vmap_n'] * r['step_s']:.3f} s: "
+                          f"ratio {r['vmap_vs_sequential']:.2f}", flush=True)
+            j, c = results[model].get("jlic", {}), results[model].get("compressai", {})
+            if "step_s" in j and "step_s" in c:
+                results[model]["ratio_jlic_over_compressai"] = j["step_s"] / c["step_s"]
+                ratio = j["step_s"] / c["step_s"]
+                print(f"{model:22s} ratio jlic/CompressAI step time: {ratio:.2f}", flush=True)
+        record = {"kind": "train_step", "results": results}
+    load = os.getloadavg()
+    record.update({
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": "python -m benchmarks.train_step " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "batch": args.batch, "size": args.size, "quality": args.quality, "lmbda": args.lmbda,
+        "threads": args.threads, "steps": args.steps, "machine": platform.machine(),
+        "cpu_count": os.cpu_count(), "loadavg_at_end": load,
+    })
+    out = Path(args.out) if args.out else RESULTS / f"train_step-{datetime.date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    records = json.loads(out.read_text()) if out.exists() else []
+    records.append(record)
+    out.write_text(json.dumps(records, indent=1) + "\n")
+    print(f"appended to {out}  (load average at end: {load[0]:.1f}; other processes share the cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
