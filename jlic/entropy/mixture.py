@@ -31,7 +31,7 @@ Array = jax.Array
 K_DEFAULT = 3
 WEIGHT_BITS = 8  # mixture weights as counts summing to 2**8
 MEAN_STEPS = 8  # component means on a 1/8 grid
-COMPONENT_BITS = 16  # component masses as counts summing to at most 2**16
+COMPONENT_BITS = 24  # component masses as counts summing to at most 2**24
 TAIL = 8.0  # component support: |v - mu| <= TAIL * scale (mass beyond is < 1e-15)
 
 

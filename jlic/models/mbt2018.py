@@ -125,10 +125,13 @@ class ContextModel(CompressionModel):
     def context_full(self, params: Params, y_hat: Array, hyper: Array) -> tuple[Array, Array]:
         return self._method("context_full", params, y_hat, hyper)
 
+    def mixture_patches(self, params: Params, patches: Array, hyper: Array) -> tuple[Array, Array, Array]:
+        return self._method("mixture_patches", params, patches, hyper)
+
     @functools.cached_property
     def latent_codec(self) -> AutoregressiveLatents:
         """Wavefront coding of y (one compiled step function per model object)."""
-        return AutoregressiveLatents(self)
+        return AutoregressiveLatents(self, mixture=self.kwargs.get("likelihood") == "mixture")
 
 
 def _nm(small: tuple[int, int], large: tuple[int, int], first_large: int) -> dict[int, dict[str, int]]:

@@ -12,6 +12,9 @@ wavefronts into one stream (:mod:`jlic.entropy.context.stream`).
 
 A model plugs in by providing `hyper_params(params, z_hat) -> (1, H, W, C)` (hyperprior features at the y
 grid) and `context_params(params, patches (P, k, k, M), hyper (P, C)) -> (scales, means)` of shape (P, M).
+With `mixture=True` (Cheng et al. 2020, arXiv 2001.01568) the model provides `mixture_patches(params, patches,
+hyper) -> (means, scales, logits)` (P, M, K) instead, symbols are `round(y)` and every symbol gets its own
+integer table (`jlic.entropy.context.mixture_coding`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from jlic.coding.bitstream import BitstreamError
-from jlic.entropy import gaussian
+from jlic.entropy import gaussian, mixture
+from jlic.entropy.context.mixture_coding import MixtureStep
 from jlic.entropy.context.stream import StepDecoder, encode_steps
 
 
@@ -55,8 +59,9 @@ class AutoregressiveLatents:
     """
 
     def __init__(self, model: Any, kernel_size: int = 5, slope: int = 3, batch: int | None = None,
-                 jit: bool = True) -> None:
+                 jit: bool = True, mixture: bool = False) -> None:
         self.model = model
+        self.mixture = mixture
         self.kernel_size = kernel_size
         self.slope = slope
         self.batch = batch
@@ -65,9 +70,19 @@ class AutoregressiveLatents:
         self._step = wrap(self._step_fn)
 
     def _step_fn(self, params: Any, patches: jax.Array, hyper: jax.Array, scale_table: jax.Array
-                 ) -> tuple[jax.Array, jax.Array]:
+                 ) -> tuple[jax.Array, ...]:
+        if self.mixture:
+            means, scales, logits = self.model.mixture_patches(params, patches, hyper)
+            return mixture.quantize_params(means, scales, logits, scale_table)
         scales, means = self.model.context_params(params, patches, hyper)
         return gaussian.scale_index(scales, scale_table), means
+
+    def _spec(self, out: tuple[jax.Array, ...], n: int, table: np.ndarray) -> tuple[Any, np.ndarray | float]:
+        """What the coder needs for one step's symbols, and the quantization offset (means or 0)."""
+        if self.mixture:
+            mq, sidx, counts = (np.asarray(a)[:n].reshape(-1, a.shape[-1]) for a in out)
+            return MixtureStep(mq, sidx, counts, table), 0.0
+        return np.asarray(out[0])[:n], np.asarray(out[1], np.float32)[:n]
 
     def _run(self, codec: Any, hyper: np.ndarray, y: np.ndarray | None, decoder: StepDecoder | None
              ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
@@ -89,12 +104,12 @@ class AutoregressiveLatents:
                 take = np.concatenate([np.arange(n), np.zeros(size - n, np.int64)])
                 hp, wp = hs[take], ws[take]
                 patches = np.ascontiguousarray(windows[hp, wp].transpose(0, 2, 3, 1))
-                idx, means = self._step(codec.params, patches, hyper[0, hp, wp], table)
-                idx, means = np.asarray(idx)[:n], np.asarray(means, np.float32)[:n]
+                out = self._step(codec.params, patches, hyper[0, hp, wp], table)
+                idx, means = self._spec(out, n, codec.tables.scale_table)
                 if decoder is None:
                     sym = _quantize(y[0, hs, ws], means)
                 else:
-                    sym = decoder.decode(idx)
+                    sym = decoder.decode(idx).reshape(n, m)
                 y_pad[hs + p, ws + p] = sym.astype(np.float32) + means
                 y_sym[0, hs, ws] = sym
                 steps.append((sym, idx))

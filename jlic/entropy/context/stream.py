@@ -11,6 +11,8 @@ flush (4-8 bytes) per step.
 
 from __future__ import annotations
 
+from typing import Any
+
 import constriction
 import numpy as np
 
@@ -42,11 +44,19 @@ def _step_segments(coder: Coder, symbols: np.ndarray, indexes: np.ndarray) -> li
     return segments
 
 
-def encode_steps(coder: Coder, steps: list[tuple[np.ndarray, np.ndarray]]) -> bytes:
-    """Code `[(symbols, indexes), ...]` (decode order) into one stream for :class:`StepDecoder`."""
+def encode_steps(coder: Coder, steps: list[tuple[np.ndarray, Any]]) -> bytes:
+    """Code `[(symbols, indexes or spec), ...]` (decode order) into one stream for :class:`StepDecoder`.
+
+    A step's second item is either the table indexes of `coder` or an object with `segments(symbols)` (in
+    decode order) and `decode(ans)`, e.g. :class:`jlic.entropy.context.mixture_coding.MixtureStep`.
+    """
     ans = constriction.stream.stack.AnsCoder()
-    for symbols, indexes in reversed(steps):
-        for syms, model, params in reversed(_step_segments(coder, symbols, indexes)):
+    for symbols, spec in reversed(steps):
+        if isinstance(spec, np.ndarray):
+            segments = _step_segments(coder, symbols, spec)
+        else:
+            segments = spec.segments(symbols)
+        for syms, model, params in reversed(segments):
             ans.encode_reverse(syms, model, *params)
     return ans.get_compressed().astype("<u4", copy=False).tobytes()
 
@@ -64,8 +74,13 @@ class StepDecoder:
         except (ValueError, RuntimeError) as e:
             raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
 
-    def decode(self, indexes: np.ndarray) -> np.ndarray:
-        """The next step's int32 symbols, shaped like `indexes`."""
+    def decode(self, indexes: Any) -> np.ndarray:
+        """The next step's int32 symbols, shaped like `indexes` (or as the step spec's `decode` returns)."""
+        if not isinstance(indexes, np.ndarray):
+            try:
+                return indexes.decode(self._ans)
+            except (ValueError, RuntimeError, OverflowError) as e:
+                raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
         c = self.coder
         shape = np.shape(indexes)
         flat_idx, order, bounds = c._group(indexes)
