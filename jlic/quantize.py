@@ -11,6 +11,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from jlic.ops.initializers import uniform
 from jlic.ops.soft_round import soft_round, soft_round_conditional_mean
 
 Array = jax.Array
@@ -20,7 +21,7 @@ MODES = ("noise", "ste", "round", "soft_round")
 
 def noise(x: Array, key: Array) -> Array:
     """`x + u` with `u ~ U(-1/2, 1/2)`, the continuous relaxation used to train with likelihoods."""
-    return x + jax.random.uniform(key, x.shape, x.dtype, -0.5, 0.5)
+    return x + uniform(key, x.shape, x.dtype, -0.5, 0.5)
 
 
 def round_offset(x: Array, offset: Array | float = 0.0) -> Array:

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jlic.ops.initializers import uniform
 from jlic.ops.lower_bound import lower_bound
 
 Array = jax.Array
@@ -41,7 +42,7 @@ def init(key: Array, channels: int, filters: tuple[int, ...] = (3, 3, 3, 3), ini
     for k in range(len(filters) + 1):
         v = math.log(math.expm1(1.0 / scale / f[k + 1]))
         params[f"matrix_{k}"] = jnp.full((channels, f[k + 1], f[k]), v, jnp.float32)
-        params[f"bias_{k}"] = jax.random.uniform(keys[k], (channels, f[k + 1]), jnp.float32, -0.5, 0.5)
+        params[f"bias_{k}"] = uniform(keys[k], (channels, f[k + 1]), jnp.float32, -0.5, 0.5)
         if k < len(filters):
             params[f"factor_{k}"] = jnp.zeros((channels, f[k + 1]), jnp.float32)
     t = init_scale

@@ -60,9 +60,12 @@ class CompressionModel:
 
     def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3)) -> Params:
         """Fresh parameters (a plain pytree) for inputs of `shape`."""
-        init_key, noise_key = jax.random.split(key)
-        x = jnp.zeros(shape, jnp.float32)
-        return self.module.init({"params": init_key, "noise": noise_key}, x, True)["params"]
+        def init(key):
+            init_key, noise_key = jax.random.split(key)
+            x = jnp.zeros(shape, jnp.float32)
+            return self.module.init({"params": init_key, "noise": noise_key}, x, True)["params"]
+
+        return jax.jit(init)(key)  # one compiled program instead of hundreds of eagerly dispatched ops
 
     def apply(self, params: Params, x: Array, train: bool = False, rng: Array | None = None) -> ModelOutput:
         """Forward pass: noisy relaxation when `train` (needs `rng`), hard rounding otherwise."""
