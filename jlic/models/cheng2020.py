@@ -196,8 +196,8 @@ class Cheng2020(JointAutoregressiveHierarchicalPriors):
         """(means, scales, weight logits), each (..., M, K)."""
         return mixture.split_params(self.entropy_parameters(jnp.concatenate([hyper, ctx], -1)), self.K)
 
-    def mixture_patches(self, patches: Array, hyper: Array) -> tuple[Array, Array, Array]:
-        return self.mixture_params(hyper, self.context_prediction.patches(patches))
+    def mixture_taps(self, taps: Array, hyper: Array) -> tuple[Array, Array, Array]:
+        return self.mixture_params(hyper, self.context_prediction.taps(taps))
 
     def __call__(self, x: Array, train: bool) -> tuple[Array, dict[str, Array]]:
         if self.likelihood == "gaussian":

@@ -78,9 +78,9 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
         """(scales, means) at every position of `y_hat` (NHWC), from its causal context."""
         return self.gaussian_params(hyper, self.context_prediction(y_hat))
 
-    def context_params(self, patches: Array, hyper: Array) -> tuple[Array, Array]:
-        """(scales, means) (P, M) at the centres of 5x5 patches (P, 5, 5, M), with hyper rows (P, 2M)."""
-        return self.gaussian_params(hyper, self.context_prediction.patches(patches))
+    def context_params(self, taps: Array, hyper: Array) -> tuple[Array, Array]:
+        """(scales, means) (P, M) at P positions from their 12 causal taps (P, 12, M) and hyper rows (P, 2M)."""
+        return self.gaussian_params(hyper, self.context_prediction.taps(taps))
 
     def __call__(self, x: Array, train: bool) -> tuple[Array, dict[str, Array]]:
         y = self.g_a(x)
@@ -119,14 +119,14 @@ class ContextModel(CompressionModel):
     def hyper_params(self, params: Params, z_hat: Array) -> Array:
         return self._method("hyper_params", params, z_hat)
 
-    def context_params(self, params: Params, patches: Array, hyper: Array) -> tuple[Array, Array]:
-        return self._method("context_params", params, patches, hyper)
+    def context_params(self, params: Params, taps: Array, hyper: Array) -> tuple[Array, Array]:
+        return self._method("context_params", params, taps, hyper)
 
     def context_full(self, params: Params, y_hat: Array, hyper: Array) -> tuple[Array, Array]:
         return self._method("context_full", params, y_hat, hyper)
 
-    def mixture_patches(self, params: Params, patches: Array, hyper: Array) -> tuple[Array, Array, Array]:
-        return self._method("mixture_patches", params, patches, hyper)
+    def mixture_taps(self, params: Params, taps: Array, hyper: Array) -> tuple[Array, Array, Array]:
+        return self._method("mixture_taps", params, taps, hyper)
 
     @functools.cached_property
     def latent_codec(self) -> AutoregressiveLatents:

@@ -7,8 +7,9 @@
   centre, i.e. the four-neighbourhood "anchor" positions of a checkerboard.
 
 `MaskedConv` is a stride-1 `k x k` convolution with padding `k // 2` whose kernel is always multiplied by the
-mask (never stored masked). It also evaluates on gathered `k x k` patches (`patches`), which is what the
-fast context-model decoders use to run the network only where it is needed.
+mask (never stored masked). It also evaluates at gathered positions from their kept taps only (`taps`, the
+12 causal neighbours for 5x5 type A), which is what the fast context-model decoders use to run the network
+only where it is needed.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def make_mask(kernel_size: int, mask_type: str) -> np.ndarray:
     if mask_type == "checkerboard":
         return checkerboard_mask(kernel_size)
     raise ValueError(f"unknown mask type {mask_type!r}; expected one of {MASK_TYPES}")
+
+
+def mask_taps(kernel_size: int, mask_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column (within the k x k window) of the kept taps, in raster order."""
+    return np.nonzero(make_mask(kernel_size, mask_type))
 
 
 def wavefront_slope(mask: np.ndarray) -> int:
@@ -92,6 +98,7 @@ class MaskedConv(nn.Module):
         """NHWC `x` -> NHWC output of `features` channels, same spatial size."""
         return conv2d(x, self.masked_kernel(), 1) + self.bias
 
-    def patches(self, p: Array) -> Array:
-        """The output at the centres of gathered patches `p` (..., k, k, C) -> (..., features)."""
-        return jnp.einsum("...hwc,hwco->...o", p, self.masked_kernel()) + self.bias
+    def taps(self, t: Array) -> Array:
+        """The output at gathered positions from their kept taps `t` (..., T, C) (order of `mask_taps`)."""
+        ii, jj = mask_taps(self.kernel_size, self.mask_type)
+        return jnp.einsum("...tc,tco->...o", t, self.kernel[ii, jj]) + self.bias

@@ -9,6 +9,7 @@ from PIL import Image
 from jlic.coding import codec
 from jlic.entropy.context.autoregressive import AutoregressiveLatents
 from jlic.models import get
+from jlic.ops.masked import mask_taps
 
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 
@@ -62,8 +63,9 @@ def test_patch_path_matches_full_path(setup):
     s, m = model.context_full(params, y, hyper)
     yp = np.pad(np.asarray(y[0]), ((2, 2), (2, 2), (0, 0)))
     pos = [(0, 0), (2, 3), (4, 5)]
-    patches = jnp.asarray(np.stack([yp[h:h + 5, w:w + 5] for h, w in pos]))
-    sp, mp = model.context_params(params, patches, jnp.stack([hyper[0, h, w] for h, w in pos]))
+    ii, jj = mask_taps(5, "A")
+    taps = jnp.asarray(np.stack([yp[h:h + 5, w:w + 5][ii, jj] for h, w in pos]))
+    sp, mp = model.context_params(params, taps, jnp.stack([hyper[0, h, w] for h, w in pos]))
     np.testing.assert_allclose(sp, np.stack([s[0, h, w] for h, w in pos]), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(mp, np.stack([m[0, h, w] for h, w in pos]), rtol=1e-4, atol=1e-5)
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from jlic.entropy.context.autoregressive import wavefronts
-from jlic.ops.masked import MaskedConv, causal_mask, checkerboard_mask, make_mask, wavefront_slope
+from jlic.ops.masked import MaskedConv, causal_mask, checkerboard_mask, make_mask, mask_taps, wavefront_slope
 
 
 def test_type_a_mask_has_twelve_causal_taps():
@@ -76,12 +76,14 @@ def test_checkerboard_conv_only_sees_the_four_neighbourhood_parity():
     assert len(ii) > 0 and np.all((ii + jj) % 2 == 1)
 
 
-def test_patches_equal_the_full_convolution():
+def test_taps_equal_the_full_convolution():
     conv, params = _init("A", 6, 5)
     x = jax.random.normal(jax.random.PRNGKey(2), (1, 9, 11, 6))
     full = np.asarray(conv.apply(params, x))
     xp = np.pad(np.asarray(x[0]), ((2, 2), (2, 2), (0, 0)))
     pos = [(0, 0), (4, 7), (8, 10), (2, 3)]
-    patches = np.stack([xp[h:h + 5, w:w + 5] for h, w in pos])
-    out = np.asarray(conv.apply(params, patches, method="patches"))
+    ii, jj = mask_taps(5, "A")
+    assert len(ii) == 12
+    taps = np.stack([xp[h:h + 5, w:w + 5][ii, jj] for h, w in pos])
+    out = np.asarray(conv.apply(params, taps, method="taps"))
     np.testing.assert_allclose(out, np.stack([full[0, h, w] for h, w in pos]), rtol=1e-5, atol=1e-5)

@@ -5,14 +5,15 @@ arXiv 1809.02736. A 5x5 type-A masked context makes latent (h, w) depend on (h-1
 pixel (CompressAI's loop) needs H*W sequential network calls. With `t = a*h + w` and `a` from
 :func:`jlic.ops.masked.wavefront_slope` (3 for 5x5), every position depends only on positions with a smaller
 `t`, so the positions sharing a `t` (a "wavefront") are decoded together: `a*(H-1) + W` steps, each one
-jitted call of the masked conv (on gathered 5x5 patches) + entropy parameters at only those positions, and
-one vectorized entropy-decoder call. The encoder runs the *same* step function on the same values (it has to:
-means depend on already quantized neighbours), so scale indexes and means agree bit for bit, and codes all
+jitted call of the masked conv (on the gathered 12 causal taps) + entropy parameters at only those positions,
+and one vectorized entropy-decoder call. The encoder runs the *same* step function on the same values (it has
+to: means depend on already quantized neighbours), so scale indexes and means agree bit for bit, and codes all
 wavefronts into one stream (:mod:`jlic.entropy.context.stream`).
 
 A model plugs in by providing `hyper_params(params, z_hat) -> (1, H, W, C)` (hyperprior features at the y
-grid) and `context_params(params, patches (P, k, k, M), hyper (P, C)) -> (scales, means)` of shape (P, M).
-With `mixture=True` (Cheng et al. 2020, arXiv 2001.01568) the model provides `mixture_patches(params, patches,
+grid) and `context_params(params, taps (P, T, M), hyper (P, C)) -> (scales, means)` of shape (P, M), where
+`taps` are the values at the kept taps of the type-A mask (`jlic.ops.masked.mask_taps`).
+With `mixture=True` (Cheng et al. 2020, arXiv 2001.01568) the model provides `mixture_taps(params, taps,
 hyper) -> (means, scales, logits)` (P, M, K) instead, symbols are `round(y)` and every symbol gets its own
 integer table (`jlic.entropy.context.mixture_coding`).
 """
@@ -24,12 +25,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from jlic.coding.bitstream import BitstreamError
 from jlic.entropy import gaussian, mixture
 from jlic.entropy.context.mixture_coding import MixtureStep
 from jlic.entropy.context.stream import StepDecoder, encode_steps
+from jlic.ops.masked import mask_taps
 
 
 def wavefronts(height: int, width: int, slope: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -69,12 +70,12 @@ class AutoregressiveLatents:
         self._hyper = wrap(model.hyper_params)
         self._step = wrap(self._step_fn)
 
-    def _step_fn(self, params: Any, patches: jax.Array, hyper: jax.Array, scale_table: jax.Array
+    def _step_fn(self, params: Any, taps: jax.Array, hyper: jax.Array, scale_table: jax.Array
                  ) -> tuple[jax.Array, ...]:
         if self.mixture:
-            means, scales, logits = self.model.mixture_patches(params, patches, hyper)
+            means, scales, logits = self.model.mixture_taps(params, taps, hyper)
             return mixture.quantize_params(means, scales, logits, scale_table)
-        scales, means = self.model.context_params(params, patches, hyper)
+        scales, means = self.model.context_params(params, taps, hyper)
         return gaussian.scale_index(scales, scale_table), means
 
     def _spec(self, out: tuple[jax.Array, ...], n: int, table: np.ndarray) -> tuple[Any, np.ndarray | float]:
@@ -92,7 +93,7 @@ class AutoregressiveLatents:
         k, p = self.kernel_size, self.kernel_size // 2
         y_pad = np.zeros((height + 2 * p, width + 2 * p, m), np.float32)
         y_sym = np.zeros((1, height, width, m), np.int32)
-        windows = sliding_window_view(y_pad, (k, k), axis=(0, 1))  # (H, W, M, k, k), a view of y_pad
+        ti, tj = mask_taps(k, "A")
         fronts = wavefronts(height, width, self.slope)
         size = self.batch or max(len(f[0]) for f in fronts)
         table = jnp.asarray(codec.tables.scale_table, jnp.float32)
@@ -103,8 +104,8 @@ class AutoregressiveLatents:
                 n = len(hs)
                 take = np.concatenate([np.arange(n), np.zeros(size - n, np.int64)])
                 hp, wp = hs[take], ws[take]
-                patches = np.ascontiguousarray(windows[hp, wp].transpose(0, 2, 3, 1))
-                out = self._step(codec.params, patches, hyper[0, hp, wp], table)
+                taps = y_pad[hp[:, None] + ti, wp[:, None] + tj]  # (P, T, M)
+                out = self._step(codec.params, taps, hyper[0, hp, wp], table)
                 idx, means = self._spec(out, n, codec.tables.scale_table)
                 if decoder is None:
                     sym = _quantize(y[0, hs, ws], means)
