@@ -89,7 +89,7 @@ class AutoregressiveLatents:
              ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
         """Walk the wavefronts; quantize `y` (encoder) or decode (decoder): steps, y_hat and symbols."""
         _, height, width, _ = hyper.shape
-        m = self.model.kwargs["M"]
+        m = self.model.module.M
         k, p = self.kernel_size, self.kernel_size // 2
         y_pad = np.zeros((height + 2 * p, width + 2 * p, m), np.float32)
         y_sym = np.zeros((1, height, width, m), np.int32)

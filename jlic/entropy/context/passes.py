@@ -101,7 +101,7 @@ class CheckerboardLatents(_HyperLatents):
 
     def _run(self, codec, hyper, y, decoder):
         _, h, w, _ = hyper.shape
-        m = self.model.kwargs["M"]
+        m = self.model.module.M
         anchor = np.asarray(self.model.anchor_mask(h, w), bool).reshape(h, w)
         table = jnp.asarray(codec.tables.scale_table, jnp.float32)
         y_hat = np.zeros((1, h, w, m), np.float32)
@@ -131,8 +131,7 @@ class ChannelwiseLatents(_HyperLatents):
         return gaussian.scale_index(scales, table), means
 
     def _run(self, codec, hyper, y, decoder):
-        m = self.model.kwargs["M"]
-        n = self.model.kwargs["num_slices"]
+        m, n = self.model.module.M, self.model.module.num_slices
         size = m // n
         table = jnp.asarray(codec.tables.scale_table, jnp.float32)
         shape = (*hyper.shape[:3], m)
