@@ -9,8 +9,8 @@ Everything is seeded and small (< 200 KB in all). For each TFC component the fix
   the symbols it coded and its integer CDF tables (flat TFC format).
 - `tfc_gaussian.npz`: `LocationScaleIndexedEntropyModel(NoisyNormal, 64 scales 0.11..256, coding_rank=3)`:
   per-element likelihoods, quantized values, bits, string lengths, symbols, CDF tables.
-- `tfc_gdn.npz`: `GDN` and `IGDN` (inverse) on a fixed NHWC input with randomized reparametrized beta/gamma
-  (stored variables and effective values).
+- `tfc_gdn.npz`: classic `GDN(alpha_parameter=2, epsilon_parameter=.5)` and its inverse on a fixed NHWC
+  input with randomized reparametrized beta/gamma (stored variables and effective values).
 - `tfc_soft_round.npz`: `soft_round`, `soft_round_inverse`, `soft_round_conditional_mean` at two alphas.
 
 Usage: `bash tests/golden/make_tfc_venv.sh` (this file needs tensorflow-compression; it cannot run in
@@ -55,7 +55,7 @@ def factorized(rng: np.random.Generator) -> dict[str, np.ndarray]:
     out["quantization_offset"] = em.quantization_offset.numpy()
     out["y_quantized"] = em.quantize(y).numpy()
     out["bits"] = em(y, training=False)[1].numpy()
-    out["string_lengths"] = _strings_len(em.compress(y).numpy())
+    out["string_lengths"] = _strings_len(em.compress(tf.constant(y)).numpy())
     out["symbols"] = np.round(y - out["quantization_offset"]).astype(np.int32)
     out["cdf"] = em.cdf.numpy()
     out["cdf_offset"] = em.cdf_offset.numpy()
@@ -78,7 +78,8 @@ def gaussian(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return {
         "y": y, "index": index, "loc": loc, "scale": scale.astype(np.float32),
         "y_quantized": y_hat.numpy(), "bits": bits.numpy(), "prob": prior.prob(y_hat).numpy(),
-        "string_lengths": _strings_len(em.compress(y, index, loc=loc).numpy()),
+        # compress() does `bottleneck -= loc`, which would modify a numpy `y` in place: pass a tensor.
+        "string_lengths": _strings_len(em.compress(tf.constant(y), index, loc=loc).numpy()),
         "symbols": np.round(y - loc).astype(np.int32),
         "cdf": em.cdf.numpy(), "cdf_offset": em.cdf_offset.numpy(),
         "precision": np.int32(em.range_coder_precision),
@@ -91,7 +92,8 @@ def gdn(rng: np.random.Generator) -> dict[str, np.ndarray]:
     x = rng.normal(0, 1.5, (2, 5, 7, c)).astype(np.float32)
     out: dict[str, np.ndarray] = {"x": x}
     for tag, inverse in (("gdn", False), ("igdn", True)):
-        layer = tfc.GDN(inverse=inverse)
+        # Classic GDN (Ballé et al. 2016): TFC 2.x defaults to the simplified alpha=1, epsilon=1 variant.
+        layer = tfc.GDN(inverse=inverse, alpha_parameter=2, epsilon_parameter=0.5)
         layer.build(x.shape)
         beta_var = layer.beta_parameter.variable
         gamma_var = layer.gamma_parameter.variable
@@ -122,7 +124,8 @@ def main() -> None:
     args = ap.parse_args()
     tf.random.set_seed(0)
     meta = {"tensorflow": np.str_(tf.__version__), "numpy": np.str_(np.__version__)}
-    for name, fn in (("factorized", factorized), ("gaussian", gaussian), ("gdn", gdn), ("soft_round", soft_round)):
+    makers = (("factorized", factorized), ("gaussian", gaussian), ("gdn", gdn), ("soft_round", soft_round))
+    for name, fn in makers:
         arrays = fn(np.random.default_rng(0))
         path = args.out / f"tfc_{name}.npz"
         np.savez_compressed(path, **arrays, **meta)
