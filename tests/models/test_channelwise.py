@@ -32,7 +32,7 @@ def setup():
 
 def test_registry_and_slice_layers():
     m = get("minnen2020-channelwise", 3)
-    assert (m.kwargs["N"], m.kwargs["M"], m.kwargs["num_slices"]) == (192, 320, 10)
+    assert (m.kwargs["N"], m.kwargs["M"], m.module.num_slices) == (192, 320, 10)
     s = jax.eval_shape(lambda k: m.init(k, (1, 64, 64, 3)), jax.random.PRNGKey(0))
     assert s["cc_mean_transforms_0"]["layer_0"]["kernel"].shape == (3, 3, 320, 224)
     assert s["cc_mean_transforms_9"]["layer_0"]["kernel"].shape == (3, 3, 320 + 5 * 32, 224)
