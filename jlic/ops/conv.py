@@ -13,11 +13,16 @@ gradient of a 5x5 stride-2 128->128 layer at batch 8, 64->128 px). Here every op
   identity as the sub-pixel convolution): one stride-1 convolution of the undilated input whose `s*s*out`
   output channels are the output phases, then a depth-to-space interleave;
 - its input gradient is a strided convolution of the output cotangent and its kernel gradient is the kernel
-  gradient of that strided convolution (a stride-`s` correlation of the cotangent with the input);
+  gradient of that strided convolution (a stride-`s` correlation of the cotangent with the input), which
+  equals the spatially flipped kernel gradient of the `lax` form;
 - the strided convolution's input gradient is the polyphase transposed convolution of the cotangent.
 
+- kernel gradients (of both ops, every stride) are `k*k` matrix products over batch and space;
+- under `vmap` over stacked kernels (a λ sweep) no convolution becomes a grouped convolution (slow on
+  XLA:CPU): see `_conv_fn`.
+
 All of these are exact rewrites (same sums, float32 rounding only), as `jax.custom_vjp` rules, so they work
-under `jit`, `vmap` and `grad`.
+under `jit`, `vmap` and `grad` (reverse mode only: `custom_vjp` has no `jax.jvp`).
 """
 
 from __future__ import annotations
