@@ -35,10 +35,10 @@ def get_config() -> ml_collections.ConfigDict:
     c.log_every = 100
     c.checkpoint_every = 2000
     c.data.train = "folder:../shared/data/bsds200"
-    c.data.embedded_max_side = None
+    c.data.embedded_max_side = ml_collections.config_dict.placeholder(int)  # None, overridable
     c.eval.data = "folder:../shared/data/kodak"
-    c.eval.limit = None
-    c.eval.max_side = None
+    c.eval.limit = ml_collections.config_dict.placeholder(int)
+    c.eval.max_side = ml_collections.config_dict.placeholder(int)
     c.eval.anchor_names = ("compressai-bmshj2018-hyperprior_mse_cpu", "paper-bmshj2018-hyperprior", "jpeg",
                            "jpeg2000", "webp")
     c.eval.live_codecs = ()
