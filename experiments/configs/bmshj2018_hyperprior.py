@@ -11,7 +11,7 @@ published curve then.
 
 Measured 2026-11-30 on the shared 2-core CPU dev box (load average ~12 from other jobs; no accelerator),
 a CPU-sized variant: N=64, M=96, batch 4x96², lr 1e-3, 200 steps (vmap, 4 λ), ~45 min wall of which
-~25 min compiling (init 2.3 min, train step ~20 min under that load, ~6 s/step), evaluated on the first
+~25 min compiling (init 2.3 min, train step ~15 min under that load, ~8 s/step), evaluated on the first
 4 Kodak images:
 
     python -m experiments.sweep --config experiments/configs/bmshj2018_hyperprior.py --workdir runs/hyper-cpu \
