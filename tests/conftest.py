@@ -1,0 +1,13 @@
+"""Test-session settings: a persistent XLA compilation cache shared by all tests (and their subprocesses).
+
+Most of the suite's time is XLA compiling small models; identical programs across tests compile once.
+"""
+
+import os
+import tempfile
+
+import jax
+
+CACHE = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "jlic-test-jax-cache"))
+jax.config.update("jax_compilation_cache_dir", CACHE)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
