@@ -8,6 +8,7 @@ import tempfile
 
 import jax
 
-CACHE = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(tempfile.gettempdir(), "jlic-test-jax-cache"))
+DEFAULT_CACHE = os.path.join(tempfile.gettempdir(), "jlic-test-jax-cache")
+CACHE = os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", DEFAULT_CACHE)
 jax.config.update("jax_compilation_cache_dir", CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
