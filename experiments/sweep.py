@@ -3,7 +3,7 @@
     python -m experiments.sweep                                   # default config: runs/default
     python -m experiments.sweep --config experiments/configs/bmshj2018_hyperprior.py \\
         --config.lambdas="(0.0018,0.0067,0.025,0.0932)" --config.data.train=folder:/path/to/images \\
-        --config.data.eval=folder:../shared/data/kodak --workdir runs/hyper
+        --config.eval.data=folder:../shared/data/kodak --workdir runs/hyper
 
 Any config field can be overridden (`--config.sweep_mode=sequential`, `--config.num_steps=...`). Kill it
 at any point and rerun the same command: it resumes from the last checkpoint. The workdir ends up with

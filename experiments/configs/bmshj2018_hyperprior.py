@@ -6,7 +6,7 @@ program. On a CPU, shorten it (`--config.num_steps`, `--config.batch_size`); exp
 published curve then.
 
     python -m experiments.sweep --config experiments/configs/bmshj2018_hyperprior.py \\
-        --config.data.train=folder:../shared/data/bsds200 --config.data.eval=folder:../shared/data/kodak \\
+        --config.data.train=folder:../shared/data/bsds200 --config.eval.data=folder:../shared/data/kodak \\
         --workdir runs/bmshj2018-hyperprior
 
 Measured 2026-11-30 on the shared 2-core CPU dev box (load average ~12 from other jobs; no accelerator),

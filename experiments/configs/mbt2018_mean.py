@@ -3,7 +3,7 @@
 Published setting (CompressAI qualities 1-4): N=128, M=192, 256x256 crops, batch 16, ~1M+ steps on a GPU.
 
     python -m experiments.sweep --config experiments/configs/mbt2018_mean.py \\
-        --config.data.train=folder:../shared/data/bsds200 --config.data.eval=folder:../shared/data/kodak \\
+        --config.data.train=folder:../shared/data/bsds200 --config.eval.data=folder:../shared/data/kodak \\
         --workdir runs/mbt2018-mean
 
 Measured: none yet.
