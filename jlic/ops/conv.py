@@ -35,6 +35,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from jlic.ops.initializers import fan_in_uniform, uniform
+
 Array = jax.Array
 _DN = ("NHWC", "HWIO", "NHWC")
 
@@ -257,12 +259,12 @@ class Conv(nn.Module):
     @nn.compact
     def __call__(self, x: Array) -> Array:
         k = self.kernel_size
-        kernel = self.param("kernel", nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"),
-                            (k, k, x.shape[-1], self.features), jnp.float32)
+        shape = (k, k, x.shape[-1], self.features)
+        kernel = self.param("kernel", fan_in_uniform((0, 1, 2)), shape, jnp.float32)
         y = conv2d(x, kernel.astype(x.dtype), self.stride)
         if self.use_bias:
             bound = 1.0 / jnp.sqrt(k * k * x.shape[-1])
-            bias = self.param("bias", lambda key, s: jax.random.uniform(key, s, jnp.float32, -bound, bound),
+            bias = self.param("bias", lambda key, s: uniform(key, s, jnp.float32, -bound, bound),
                               (self.features,))
             y = y + bias.astype(x.dtype)
         return y
@@ -279,13 +281,13 @@ class ConvTranspose(nn.Module):
     @nn.compact
     def __call__(self, x: Array) -> Array:
         k = self.kernel_size
-        kernel = self.param("kernel", nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform",
-                                                                       in_axis=-1, out_axis=-2),
-                            (k, k, x.shape[-1], self.features), jnp.float32)
+        # PyTorch's fan-in of a transposed conv weight (in, out, kh, kw) is out * kh * kw.
+        shape = (k, k, x.shape[-1], self.features)
+        kernel = self.param("kernel", fan_in_uniform((0, 1, 3)), shape, jnp.float32)
         y = conv_transpose2d(x, kernel.astype(x.dtype), self.stride)
         if self.use_bias:
             bound = 1.0 / jnp.sqrt(k * k * self.features)
-            bias = self.param("bias", lambda key, s: jax.random.uniform(key, s, jnp.float32, -bound, bound),
+            bias = self.param("bias", lambda key, s: uniform(key, s, jnp.float32, -bound, bound),
                               (self.features,))
             y = y + bias.astype(x.dtype)
         return y

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jlic.ops.conv import conv2d
+from jlic.ops.initializers import fan_in_uniform, uniform
 
 Array = jax.Array
 
@@ -84,10 +85,10 @@ class MaskedConv(nn.Module):
 
     def setup(self):
         k = self.kernel_size
-        self.kernel = self.param("kernel", nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"),
-                                 (k, k, self.in_features, self.features), jnp.float32)
+        self.kernel = self.param("kernel", fan_in_uniform((0, 1, 2)), (k, k, self.in_features, self.features),
+                                 jnp.float32)
         bound = 1.0 / np.sqrt(k * k * self.in_features)
-        self.bias = self.param("bias", lambda key, s: jax.random.uniform(key, s, jnp.float32, -bound, bound),
+        self.bias = self.param("bias", lambda key, s: uniform(key, s, jnp.float32, -bound, bound),
                                (self.features,))
 
     def masked_kernel(self) -> Array:
