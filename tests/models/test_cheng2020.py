@@ -44,7 +44,8 @@ def test_qualities_and_compressai_layer_list():
     assert "attn_0" not in s["g_a"]
 
 
-@pytest.mark.parametrize("kw", [{}, {"likelihood": "mixture"}], ids=["gaussian", "mixture"])
+@pytest.mark.parametrize("kw", [{}, pytest.param({"likelihood": "mixture"}, marks=pytest.mark.slow)],
+                         ids=["gaussian", "mixture"])
 def test_round_trip_on_a_real_image_is_exact(kw):
     model = get("cheng2020-anchor", N=8, M=8, **kw)
     params = jax.jit(model.init, static_argnums=1)(jax.random.PRNGKey(0), (1, 64, 64, 3))
