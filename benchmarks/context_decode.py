@@ -1,7 +1,7 @@
 """Compress/decompress seconds per Kodak image for jlic's context models vs CompressAI's autoregressive models.
 
 Run: ``python -m benchmarks.context_decode [--image PATH] [--quality 3] [--models a,b] [--repeats 1]
-[--no-compressai] [--no-record]``  (``--repeats`` defaults to 2)
+[--no-compressai] [--no-record] [--xla-single-thread]``  (``--repeats`` defaults to 2)
 
 On one 768x512 Kodak image (``kodim01.png``), on CPU, in one run:
 
@@ -103,7 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--no-compressai", action="store_true")
     p.add_argument("--no-record", action="store_true")
+    p.add_argument("--xla-single-thread", action="store_true",
+                   help="run XLA:CPU single-threaded (set before the backend starts): fewer thread "
+                        "hand-offs per wavefront step, which matters on a loaded machine")
     args = p.parse_args(argv)
+    if args.xla_single_thread:
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
     image = np.asarray(Image.open(args.image).convert("RGB"))
     print(f"image {args.image.name} {image.shape[1]}x{image.shape[0]}, jax {jax.__version__} "
           f"{jax.devices()[0].platform}, {os.cpu_count()} CPUs, random-init params", flush=True)
@@ -125,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         rec = {"benchmark": "context_decode", "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                "machine": platform.machine(), "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
                "image": args.image.name, "shape": list(image.shape), "quality": args.quality,
-               "repeats": args.repeats, "params": "random init", "jlic": jlic, "compressai": peers,
+               "repeats": args.repeats, "params": "random init",
+               "xla_flags": os.environ.get("XLA_FLAGS", ""), "jlic": jlic, "compressai": peers,
                "ratios": ratios}
         path = RESULTS / f"context_decode-{dt.date.today().isoformat()}.jsonl"
         with path.open("a") as f:
