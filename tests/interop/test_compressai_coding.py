@@ -2,7 +2,8 @@
 
 Same weights, same 256x256 crop; both sides code the same symbols, so the payloads must agree within 1%
 with CompressAI's own integer tables (imported) and within 2% with the tables jlic builds itself (different
-tail handling and table quantization). The jlic decoding must give CompressAI's reconstruction.
+tail handling and table quantization), plus 4 bytes per stream. The jlic decoding must give CompressAI's
+reconstruction.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def test_real_bytes_and_reconstruction_match_compressai(name, compressai_model):
         codec = Codec(imp.model, imp.params, tables)
         data = codec.compress(image)
         jlic_bytes = sum(len(s) for s in bitstream.unpack(data).streams)
-        assert abs(jlic_bytes / ref_bytes - 1) < tolerance, (jlic_bytes, ref_bytes, tables is None)
+        # Plus one 32-bit word per stream: both coders flush their state in whole words (matters only for
+        # near-empty streams, e.g. the briefly trained cheng2020 that codes 256x256 in ~200 bytes).
+        slack = tolerance * ref_bytes + 4 * len(coded["strings"])
+        assert abs(jlic_bytes - ref_bytes) <= slack, (jlic_bytes, ref_bytes, tables is None)
         diff = np.abs(codec.decompress(data).astype(np.int16) - ref_image)
         assert diff.max() <= 1 and diff.mean() < 0.01, (diff.max(), diff.mean())
