@@ -5,7 +5,8 @@ Layers follow CompressAI's `JointAutoregressiveHierarchicalPriors` (so its state
 `g_a`, `g_s`, `h_a`, `h_s` as `mbt2018-mean`; `context_prediction` a masked 5x5 conv M -> 2M;
 `entropy_parameters` 1x1 convs 4M -> 10M/3 -> 8M/3 -> 2M with LeakyReLU, whose output is (scales, means) on
 the input `concat(h_s(z_hat), context)`. Training feeds the noisy y to the context model (as CompressAI);
-evaluation feeds `round(y)`. Coding is by wavefronts (`jlic.entropy.context.autoregressive`).
+evaluation feeds `round(y)` and takes the likelihood at `round(y - mu) + mu`. Coding is by wavefronts
+(`jlic.entropy.context.autoregressive`).
 """
 
 from __future__ import annotations
@@ -91,9 +92,13 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
         if train:
             y_lik = quantize.noise(y, ky)
             y_dec = y_lik if self.quantization == "noise" else quantize.round_ste(y)
+            scales, means = self.context_full(y_lik, hyper)
         else:
-            y_lik = y_dec = quantize.round_offset(y)
-        scales, means = self.context_full(y_lik, hyper)
+            # As CompressAI's forward: the context sees round(y); the likelihood is taken at round(y - mu) + mu,
+            # the value the coder codes.
+            y_dec = quantize.round_offset(y)
+            scales, means = self.context_full(y_dec, hyper)
+            y_lik = quantize.round_offset(y, means)
         likelihoods = {
             "y": gaussian.likelihood(y_lik, scales, means),
             "z": factorized.likelihood(self.entropy_bottleneck, z_lik),

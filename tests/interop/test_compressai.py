@@ -16,10 +16,6 @@ from jlic.models import registry
 from tests.interop.compressai_models import SMALL, test_image, to_torch
 
 ZOO = list(ci.COMPRESSAI_CLASSES)
-# jlic's mbt2018 forward (eval) takes the likelihood of round(y) under N(mu, s); CompressAI's takes it at
-# round(y - mu) + mu (what its coder codes). Reported to the model owner; strict so the fix is noticed.
-_Y_ROUNDING_DIFFERS = pytest.mark.xfail(
-    strict=True, reason="jlic mbt2018/cheng2020 eval likelihood uses round(y), CompressAI round(y - mu) + mu")
 
 
 def _registered(name: str) -> None:
@@ -160,13 +156,10 @@ def test_reconstruction_matches_compressai(name, compressai_model):
     np.testing.assert_allclose(np.asarray(out.x_hat), _nhwc(ref["x_hat"]), rtol=0, atol=1e-4)
 
 
-def _likelihood_params():
-    return [pytest.param(n, marks=_Y_ROUNDING_DIFFERS) if n in ("mbt2018", "cheng2020-anchor", "cheng2020-attn")
-            else n for n in ZOO]
 
 
 @pytest.mark.peers
-@pytest.mark.parametrize("name", _likelihood_params())
+@pytest.mark.parametrize("name", ZOO)
 def test_likelihoods_and_bits_match_compressai(name, compressai_model):
     _registered(name)
     _, _, ref, out = _run_both(name, compressai_model(name))
