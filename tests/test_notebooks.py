@@ -9,6 +9,9 @@ nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+# The RD-sweep notebook trains and evaluates a whole sweep: run it with `pytest -m slow`.
+SLOW = {"rd_sweep.ipynb"}
+PARAMS = [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW else p for p in NOTEBOOKS]
 
 
 def test_notebooks_are_generated_from_their_source(tmp_path):
@@ -26,7 +29,7 @@ def test_notebooks_are_generated_from_their_source(tmp_path):
     assert [c.source for c in fresh.cells] == [c.source for c in committed.cells]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PARAMS, ids=lambda p: p.name)
 def test_notebook_runs(path, tmp_path):
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3",

@@ -73,6 +73,7 @@ def test_round_trip_on_a_real_image_is_exact(setup):
     assert c.decompress(data).shape == img.shape
 
 
+@pytest.mark.slow
 def test_decoder_without_jit_gets_the_same_latents(setup):
     model, params, c = setup
     data, latents = c.compress_with_latents(crop(40, 70))

@@ -53,6 +53,7 @@ def _train_losses(workdir):
             if r["tag"] == "train"}
 
 
+@pytest.mark.slow
 def test_vmap_sweep_matches_sequential(tmp_path):
     ex_v = loop.train(tiny_config(sweep_mode="vmap"), tmp_path / "v")
     ex_s = loop.train(tiny_config(sweep_mode="sequential"), tmp_path / "s")
@@ -84,6 +85,7 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl") if r["tag"] == "train"] == [1, 1]
 
 
+@pytest.mark.slow
 def test_resume_in_process_matches_uninterrupted(tmp_path):
     """Fast variant of the kill test: stop after 4 of 8 steps (the run ends there), then resume to 8."""
     loop.train(tiny_config(sweep_mode="vmap", num_steps=8), tmp_path / "full")
