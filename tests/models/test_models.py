@@ -52,7 +52,9 @@ def test_odd_sizes_are_padded_and_cropped(name):
         m.apply(params, x, train=True)
 
 
-@pytest.mark.parametrize("name", BASE_MODELS)
+# mbt2018-mean exercises every layer type of the other two; their gradient checks run with `pytest -m slow`.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n != "mbt2018-mean" else n
+                                  for n in BASE_MODELS])
 def test_gradients_finite(name):
     m = get(name, 1, **SMALL)
     params = m.init(jax.random.PRNGKey(0), (1, 64, 64, 3))
