@@ -91,7 +91,24 @@ def quantize_pair(y: Array, train: bool, mode: str, offset: Array | float, key: 
     return y_noisy, (y_noisy if mode == "noise" else quantize.round_ste(y, offset))
 
 
-class FactorizedPrior(nn.Module):
+class TransformHooks:
+    """Coding hooks of models with `g_a` and `g_s` submodules (`CompressionModel.analysis`, `.synthesis`)."""
+
+    def analysis(self, x: Array) -> Array:
+        return self.g_a(x)
+
+    def synthesis(self, y_hat: Array) -> Array:
+        return self.g_s(y_hat)
+
+
+class HyperTransformHooks(TransformHooks):
+    """`TransformHooks` plus `hyper_analysis` for models with an `h_a` submodule."""
+
+    def hyper_analysis(self, y: Array) -> Array:
+        return self.h_a(y)
+
+
+class FactorizedPrior(TransformHooks, nn.Module):
     """bmshj2018-factorized: y = g_a(x) coded with a per-channel factorized density."""
 
     N: int
@@ -112,14 +129,8 @@ class FactorizedPrior(nn.Module):
         y_lik, y_dec = quantize_pair(y, train, self.quantization, medians, key)
         return self.g_s(y_dec), {"y": factorized.likelihood(self.entropy_bottleneck, y_lik)}
 
-    def analysis(self, x: Array) -> Array:
-        return self.g_a(x)
 
-    def synthesis(self, y_hat: Array) -> Array:
-        return self.g_s(y_hat)
-
-
-class ScaleHyperprior(nn.Module):
+class ScaleHyperprior(HyperTransformHooks, nn.Module):
     """bmshj2018-hyperprior: zero-mean Gaussian on y with scales `h_s(z_hat)`, factorized prior on z."""
 
     N: int
@@ -151,12 +162,3 @@ class ScaleHyperprior(nn.Module):
             "z": factorized.likelihood(self.entropy_bottleneck, z_lik),
         }
         return self.g_s(y_dec), likelihoods
-
-    def analysis(self, x: Array) -> Array:
-        return self.g_a(x)
-
-    def synthesis(self, y_hat: Array) -> Array:
-        return self.g_s(y_hat)
-
-    def hyper_analysis(self, y: Array) -> Array:
-        return self.h_a(y)

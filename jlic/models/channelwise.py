@@ -22,7 +22,7 @@ import jax.numpy as jnp
 from jlic.entropy import factorized, gaussian
 from jlic.entropy.context.passes import ChannelwiseLatents
 from jlic.models.base import CompressionModel, Params
-from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN, quantize_pair
+from jlic.models.bmshj2018 import AnalysisGDN, HyperTransformHooks, SynthesisGDN, quantize_pair
 from jlic.models.mbt2018_mean import HyperAnalysisLeaky
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, ConvTranspose
@@ -56,7 +56,7 @@ class SliceTransform(nn.Module):
         return Conv(self.out, 3, 1, name="layer_4")(h)
 
 
-class ChannelwiseHyperprior(nn.Module):
+class ChannelwiseHyperprior(HyperTransformHooks, nn.Module):
     """Channel-conditional mean-scale hyperprior with latent residual prediction."""
 
     N: int
@@ -128,15 +128,6 @@ class ChannelwiseHyperprior(nn.Module):
             "z": factorized.likelihood(self.entropy_bottleneck, z_lik),
         }
         return self.g_s(jnp.concatenate(y_hats, -1)), likelihoods
-
-    def analysis(self, x: Array) -> Array:
-        return self.g_a(x)
-
-    def synthesis(self, y_hat: Array) -> Array:
-        return self.g_s(y_hat)
-
-    def hyper_analysis(self, y: Array) -> Array:
-        return self.h_a(y)
 
     def hyper_synthesis(self, z_hat: Array) -> tuple[Array, Array | None]:
         """(latent scales, latent means): the hyperprior alone, before channel conditioning."""

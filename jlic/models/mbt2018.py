@@ -21,7 +21,7 @@ from jlic import quantize
 from jlic.entropy import factorized, gaussian
 from jlic.entropy.context.autoregressive import AutoregressiveLatents
 from jlic.models.base import CompressionModel, Params
-from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN, quantize_pair
+from jlic.models.bmshj2018 import AnalysisGDN, HyperTransformHooks, SynthesisGDN, quantize_pair
 from jlic.models.mbt2018_mean import HyperAnalysisLeaky, HyperSynthesisLeaky
 from jlic.models.registry import register
 from jlic.ops.conv import Conv
@@ -49,7 +49,7 @@ class EntropyParameters(nn.Module):
         return h[0, 0] if rows else h
 
 
-class JointAutoregressiveHierarchicalPriors(nn.Module):
+class JointAutoregressiveHierarchicalPriors(HyperTransformHooks, nn.Module):
     """mbt2018: Gaussian on y with (scale, mean) from the hyperprior and a causal context of decoded y."""
 
     N: int
@@ -104,15 +104,6 @@ class JointAutoregressiveHierarchicalPriors(nn.Module):
             "z": factorized.likelihood(self.entropy_bottleneck, z_lik),
         }
         return self.g_s(y_dec), likelihoods
-
-    def analysis(self, x: Array) -> Array:
-        return self.g_a(x)
-
-    def synthesis(self, y_hat: Array) -> Array:
-        return self.g_s(y_hat)
-
-    def hyper_analysis(self, y: Array) -> Array:
-        return self.h_a(y)
 
     def hyper_synthesis(self, z_hat: Array) -> tuple[Array, Array | None]:
         return self.h_s(z_hat)
