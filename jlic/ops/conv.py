@@ -160,20 +160,24 @@ def _strided_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:
     """`dW[t, u, c, d] = sum_{n,i,j} a[n, s*i + t - p, s*j + u - p, c] * b[n, i, j, d]` (zero outside `a`).
 
     The kernel gradient of a stride-`s`, padding-`k//2` convolution of `a` whose output cotangent is `b`,
-    computed as `k*k` matrix products over the `n*i*j` axis (XLA:CPU's own lowering of this kernel gradient
-    is several times slower).
+    computed as `k*k` two-dimensional matrix products over the `n*i*j` axis (XLA:CPU's own lowering of this
+    kernel gradient is several times slower).
     """
     n, hb, wb, _ = b.shape
     p = k // 2
     pad_hi = [max(0, s * (nb - 1) + k - 1 - p - (na - 1)) for nb, na in ((hb, a.shape[1]), (wb, a.shape[2]))]
     ap = jnp.pad(a, ((0, 0), (p, pad_hi[0]), (p, pad_hi[1]), (0, 0)))
+    # Two-dimensional operands: XLA:CPU runs a dot contracting the three leading axes of 4-D arrays ~2.6x
+    # slower than the same dot on (n*i*j, c) matrices (33 vs 12 ms for 8x64x64x128 by 128, 2-core CPU).
+    b2 = b.reshape(-1, b.shape[-1])
     rows = []
     for t in range(k):
         cols = []
         for u in range(k):
             win = lax.slice(ap, (0, t, u, 0), (n, t + s * (hb - 1) + 1, u + s * (wb - 1) + 1, ap.shape[-1]),
                             (1, s, s, 1))
-            cols.append(jnp.einsum("nijc,nijd->cd", win, b, preferred_element_type=jnp.float32))
+            cols.append(lax.dot_general(win.reshape(-1, win.shape[-1]), b2, (((0,), (0,)), ((), ())),
+                                        preferred_element_type=jnp.float32))
         rows.append(jnp.stack(cols))
     return jnp.stack(rows)
 

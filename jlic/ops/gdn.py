@@ -36,7 +36,10 @@ def nonneg_value_to_param(v: Array) -> Array:
 
 def gdn(x: Array, beta: Array, gamma: Array, inverse: bool = False) -> Array:
     """GDN/IGDN on NHWC `x` with effective (non-reparametrized) `beta` (C,) and `gamma` (C_out, C_in)."""
-    norm = jnp.einsum("...j,ij->...i", x * x, gamma) + beta
+    # A 2-D matmul: the gradient of gamma then is a 2-D dot too; as an einsum over "..." XLA:CPU lowered
+    # it ~2.6x slower (a dot contracting several leading axes).
+    c = x.shape[-1]
+    norm = ((x * x).reshape(-1, c) @ gamma.T).reshape(x.shape) + beta
     return x * jnp.sqrt(norm) if inverse else x * jax.lax.rsqrt(norm)
 
 

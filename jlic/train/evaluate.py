@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -101,37 +102,6 @@ def load_anchors(directory: str | Path | None, names: Sequence[str]) -> list[rdc
     return [rdcurve.load(directory / f"{n}.json") for n in names if (directory / f"{n}.json").exists()]
 
 
-def plot_rd(path: str | Path, curve: rdcurve.RDCurve, others: Sequence[tuple[str, rdcurve.RDCurve]],
-            title: str = "") -> Path:
-    """`rd.png`: PSNR (and MS-SSIM dB when present) against bpp, this run in bold over the
-    (label, curve) pairs of `others`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = ["psnr"] + (["ms-ssim"] if curve.has("ms-ssim") else [])
-    fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 4.8), squeeze=False)
-    for ax, metric in zip(axes[0], metrics, strict=True):
-        for label, c in others:
-            if c.has(metric):
-                s = c.sorted()
-                ax.plot(s.bpp, s.quality_db(metric), ".--", lw=1, label=label)
-        s = curve.sorted()
-        ax.plot(s.bpp, s.quality_db(metric), "o-", lw=2.5, color="k", label=f"{curve.name} (this run)")
-        ax.set_xlabel("bits per pixel")
-        ax.set_ylabel("PSNR-RGB [dB]" if metric == "psnr" else "MS-SSIM [dB]")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def _bd(anchor: rdcurve.RDCurve, test: rdcurve.RDCurve, metric: str) -> str:
     from jlic.metrics.bdrate import bd_psnr, bd_rate
 
@@ -160,7 +130,8 @@ def write_report(path: str | Path, curve: rdcurve.RDCurve, anchors: Sequence[rdc
     if header:
         lines += [header, ""]
     lines += ["| " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * len(cols)]
-    for i in range(len(curve)):
+    order = np.argsort(r["lambda"]) if "lambda" in r else range(len(curve))
+    for i in order:
         lines.append("| " + " | ".join(fmt.format(r[key][i]) for _, key, fmt in cols) + " |")
     if "bpp-estimated" in r:
         gap = 100.0 * (np.sum(r["bpp"]) / np.sum(r["bpp-estimated"]) - 1.0)
@@ -181,6 +152,7 @@ def write_report(path: str | Path, curve: rdcurve.RDCurve, anchors: Sequence[rdc
 def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str | Path]) -> dict[str, Path]:
     """Evaluate a finished sweep as `config.eval` says; writes rd.json, rd.png, report.md, baselines."""
     from jlic.data.pipeline import eval_images
+    from jlic.plot import plot_rd
 
     workdir = Path(workdir)
     ev = config.eval
@@ -197,8 +169,11 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     live = live_codecs(tuple(ev.get("live_codecs") or ()), images, settings)
     for c in live:
         rdcurve.save(c, workdir / "baselines" / f"{c.name.lower().replace(' ', '-')}.json")
-    others = [(f"{c.name} (anchor)", c) for c in anchors] + [(f"{c.name} (same images)", c) for c in live]
-    png = plot_rd(workdir / "rd.png", curve, others, title=name)
+    others = [*(replace(c, name=f"{c.name} (Kodak anchor)") for c in anchors),
+              *(replace(c, name=f"{c.name} (same images)") for c in live)]
+    png = plot_rd([curve], workdir / "rd.png", title=name, anchors=others)
+    if curve.has("ms-ssim"):
+        plot_rd([curve], workdir / "rd-ms-ssim.png", metric="ms-ssim", title=name, anchors=others)
     header = desc + "."
     report = write_report(workdir / "report.md", curve, anchors, live, header)
     return {"rd.json": rd, "rd.png": png, "report.md": report}

@@ -1,0 +1,30 @@
+"""cheng2020-anchor (Cheng et al. 2020, arXiv 2001.01568): residual blocks, sub-pixel upsampling, a
+Gaussian (mixture) entropy model with autoregressive context, MSE, 4 λ.
+
+Published setting (CompressAI qualities 1-3): N=M=128 (192 from quality 4), 256x256 crops, batch 16,
+~1M+ steps on a GPU.
+
+    python -m experiments.sweep --config experiments/configs/cheng2020_anchor.py \\
+        --config.data.train=folder:../shared/data/bsds200 --config.eval.data=folder:../shared/data/kodak \\
+        --workdir runs/cheng2020-anchor
+
+A CPU-sized smoke of this config runs in the slow test
+`tests/experiments/test_configs.py::test_context_config_runs`. Measured RD: none yet.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from experiments.configs import bmshj2018_hyperprior
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = bmshj2018_hyperprior.get_config()
+    c.name = "jlic cheng2020-anchor"
+    c.workdir = "runs/cheng2020-anchor"
+    c.model = "cheng2020-anchor"
+    c.quality = 3
+    c.model_kwargs = ml_collections.ConfigDict({"N": 128, "M": 128})
+    c.eval.anchor_names = ("compressai-cheng2020-anchor_mse_cpu", "compressai-mbt2018_mse_cpu", "jpeg", "webp")
+    return c

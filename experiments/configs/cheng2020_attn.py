@@ -1,0 +1,29 @@
+"""cheng2020-attn (Cheng et al. 2020, arXiv 2001.01568): cheng2020-anchor with simplified attention
+modules in the transforms, MSE, 4 λ.
+
+Published setting (CompressAI qualities 1-3): N=M=128 (192 from quality 4), 256x256 crops, batch 16,
+~1M+ steps on a GPU.
+
+    python -m experiments.sweep --config experiments/configs/cheng2020_attn.py \\
+        --config.data.train=folder:../shared/data/bsds200 --config.eval.data=folder:../shared/data/kodak \\
+        --workdir runs/cheng2020-attn
+
+A CPU-sized smoke of this config runs in the slow test
+`tests/experiments/test_configs.py::test_context_config_runs`. Measured RD: none yet.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from experiments.configs import cheng2020_anchor
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = cheng2020_anchor.get_config()
+    c.name = "jlic cheng2020-attn"
+    c.workdir = "runs/cheng2020-attn"
+    c.model = "cheng2020-attn"
+    c.eval.anchor_names = ("compressai-cheng2020-attn_mse_cpu", "compressai-cheng2020-anchor_mse_cpu", "jpeg",
+                           "webp")
+    return c
