@@ -58,6 +58,10 @@ def get_config() -> ml_collections.ConfigDict:
     # devices: (λ, data) mesh shape; None picks it from the device count; distributed: multi-host init
     c.mesh_shape = ml_collections.config_dict.placeholder(tuple)
     c.distributed = False
+    # jax.distributed.initialize arguments; None: detected (TPU VMs, SLURM) or JAX_COORDINATOR_ADDRESS
+    c.coordinator_address = ml_collections.config_dict.placeholder(str)  # "host:port" of process 0
+    c.num_processes = ml_collections.config_dict.placeholder(int)
+    c.process_id = ml_collections.config_dict.placeholder(int)
     c.jax_cache_dir = ml_collections.config_dict.placeholder(str)  # persistent compilation cache
     # data: "embedded", "folder:/path", "tfds:NAME[:SPLIT]"
     c.data = ml_collections.ConfigDict()

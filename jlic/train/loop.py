@@ -242,7 +242,8 @@ def train(config: Any, workdir: str | Path) -> dict[float, Path]:
 def train_and_evaluate(config: Any, workdir: str | Path) -> dict[str, Any]:
     """The whole sweep: `config.json`, training (resumable), export, and, if `config.eval.enabled`,
     the real-bytes evaluation writing `rd.json`, `rd.png` and `report.md`. Returns what was written."""
-    sharding.initialize_distributed(bool(config.get("distributed", False)))
+    sharding.initialize_distributed(bool(config.get("distributed", False)), config.get("coordinator_address"),
+                                    config.get("num_processes"), config.get("process_id"))
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if jax.process_index() == 0:

@@ -17,14 +17,17 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 AXES = ("lambda", "data")
 
 
-def initialize_distributed(enabled: bool) -> None:
-    """`jax.distributed.initialize()` for multi-process runs (TPU pod slices, SLURM, several GPU hosts).
+def initialize_distributed(enabled: bool, coordinator_address: str | None = None,
+                           num_processes: int | None = None, process_id: int | None = None) -> None:
+    """`jax.distributed.initialize()` for multi-process runs (TPU pod slices, SLURM, several GPU hosts,
+    or several processes on one machine).
 
-    Must run before anything touches a JAX backend; on Cloud TPU VMs and SLURM its arguments are found
-    automatically. Does nothing when `enabled` is false or it already ran.
+    Must run before anything touches a JAX backend; on Cloud TPU VMs and SLURM the arguments left `None` are
+    found automatically (`JAX_COORDINATOR_ADDRESS` is read too). Does nothing when `enabled` is false or it
+    already ran.
     """
     if enabled and not jax.distributed.is_initialized():
-        jax.distributed.initialize()
+        jax.distributed.initialize(coordinator_address, num_processes, process_id)
 
 
 def mesh_shape(num_devices: int, num_lambdas: int, batch_size: int) -> tuple[int, int]:
