@@ -7,7 +7,8 @@
 
 Any config field can be overridden (`--config.sweep_mode=sequential`, `--config.num_steps=...`). Kill it
 at any point and rerun the same command: it resumes from the last checkpoint. The workdir ends up with
-`config.json`, `metrics.jsonl`, `tensorboard/`, `checkpoints/`, one exported model per λ
+`config.json`, `metrics.jsonl`, `timing.jsonl` (s/step, s/step waiting for data), `tensorboard/`,
+`checkpoints/`, one exported model per λ
 (`lambda_<λ>/`, usable with `python -m jlic compress --checkpoint ...`), `rd.json`, `rd.png`, `report.md`.
 
 Devices: all local devices form a ("lambda", "data") mesh: in `vmap` mode the stacked λ models are

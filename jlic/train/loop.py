@@ -14,7 +14,9 @@ state) and ends with the same parameters and metrics as an uninterrupted run.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -84,6 +86,31 @@ def _to_host(tree: Any) -> Any:
 def _all_finite(tree: Any) -> bool:
     return bool(jax.device_get(jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
                                                    if jnp.issubdtype(x.dtype, jnp.inexact)]))))
+
+
+class _Timing:
+    """Wall time per step and time spent waiting for the data pipeline, per log window, appended to
+    `timing.jsonl` (kept apart from `metrics.jsonl`, which must be identical after a resume)."""
+
+    def __init__(self, path: Path, name: str, enabled: bool = True):
+        self.path, self.name, self.enabled = path, name, enabled
+        self.wait, self.t0 = 0.0, time.perf_counter()
+
+    @contextlib.contextmanager
+    def data(self):
+        t = time.perf_counter()
+        yield
+        self.wait += time.perf_counter() - t
+
+    def write(self, step: int, steps: int) -> None:
+        """Called after the window's metrics were fetched (so the device work of the window is done)."""
+        now = time.perf_counter()
+        if self.enabled and steps:
+            rec = {"step": step, "group": self.name, "step_s": (now - self.t0) / steps,
+                   "data_wait_s": self.wait / steps}
+            with open(self.path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+        self.wait, self.t0 = 0.0, now
 
 
 class Programs(NamedTuple):
@@ -172,8 +199,11 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
                             disable=not config.get("progress_bar", True) or None)
         window: list[Any] = []
         last_saved = start if start else None
+        timing = _Timing(workdir / "timing.jsonl", name, enabled=jax.process_index() == 0)
         for s in range(start, num_steps):
-            batch = sharding.global_batch(next(it), batch_shard)
+            with timing.data():
+                host_batch = next(it)
+            batch = sharding.global_batch(host_batch, batch_shard)
             state, metrics = progs.step(state, batch, jnp.int32(s), lam, idx_arr)
             window.append(metrics)
             done = s + 1
@@ -190,6 +220,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
                             f"non-finite loss or gradient at step {done - len(host) + j + 1} for λ {bad} "
                             f"(loss {np.asarray(m['loss']).tolist()}); training stopped, {where}. "
                             "Lower the learning rate or check the data.")
+                timing.write(done, len(host))
                 mean = _mean_metrics(host)
                 window = []
                 for k, lmbda in enumerate(group_lambdas):

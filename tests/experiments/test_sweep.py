@@ -38,6 +38,8 @@ def _check_workdir(wd, lambdas, num_steps, ordered):
     assert max(r["step"] for r in recs) == num_steps
     assert all(np.isfinite(r["loss"]) for r in recs)
     assert list((wd / "tensorboard").glob("events.out.tfevents.*"))
+    timing = [json.loads(line) for line in (wd / "timing.jsonl").read_text().splitlines()]
+    assert timing and all(0 <= t["data_wait_s"] <= t["step_s"] for t in timing)
     for x in lambdas:
         d = wd / f"lambda_{x:g}"
         assert (d / "model.json").is_file() and (d / "params.npz").stat().st_size > 1000

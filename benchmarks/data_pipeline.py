@@ -1,0 +1,107 @@
+"""Training-data throughput: jlic's grain pipeline against CompressAI's torch DataLoader, in one run.
+
+    python -m benchmarks.data_pipeline                                  # bsds200, batch 8, 256 and 64 crops
+    python -m benchmarks.data_pipeline --data ../shared/data/kodak --threads 2
+
+Both read the same PNG/JPEG folder and produce random crops (+ flip for jlic) as float32 batches: jlic through
+`jlic.data.pipeline.train_iterator` (grain, `--threads` reader threads, prefetch 2), the peer as CompressAI's
+`examples/train.py` does (`torch.utils.data.DataLoader` over PIL images with `RandomCrop` + `ToTensor`,
+`--threads` worker processes). Reported: batches/s after a warm-up, and, given a train step time
+(`--step-s`, default: the jlic hyperprior q3 step on this 2-core CPU), how much of a step the pipeline
+needs (<1: it keeps up; the loop's real wait is in each sweep's `timing.jsonl`). Appends a JSON record to
+`benchmarks/results/data_pipeline-<date>.jsonl`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def _rate(make_iter, batches: int, warmup: int = 2) -> float:
+    it = make_iter()
+    for _ in range(warmup):
+        next(it)
+    t0 = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    return batches / (time.perf_counter() - t0)
+
+
+def _jlic(data: str, crop: int, batch: int, threads: int, batches: int) -> float:
+    from jlic.data.pipeline import get_source, train_iterator
+
+    src = get_source(f"folder:{data}")
+    return _rate(lambda: train_iterator(src, crop=crop, batch_size=batch, seed=0, num_threads=threads), batches)
+
+
+def _torch(data: str, crop: int, batch: int, threads: int, batches: int) -> float | None:
+    try:
+        import torch
+        from PIL import Image
+        from torchvision import transforms
+    except ImportError:
+        return None
+    from jlic.data.folder import list_images
+
+    files = list_images(data)
+    tf = transforms.Compose([transforms.RandomCrop(crop, pad_if_needed=True), transforms.ToTensor()])
+
+    class Folder(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(files)
+
+        def __getitem__(self, i: int):
+            return tf(Image.open(files[i]).convert("RGB"))
+
+    def make():
+        loader = torch.utils.data.DataLoader(Folder(), batch_size=batch, shuffle=True, num_workers=threads,
+                                             drop_last=True, persistent_workers=False)
+        while True:
+            yield from loader
+
+    return _rate(make, batches)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(Path(__file__).parents[1] / ".." / "shared" / "data" / "bsds200"))
+    p.add_argument("--crops", type=int, nargs="+", default=[256, 64])
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batches", type=int, default=40)
+    p.add_argument("--step-s", type=float, default=3.73, help="train step time to compare with (s)")
+    p.add_argument("--no-record", action="store_true")
+    args = p.parse_args(argv)
+    rec: dict[str, Any] = {"kind": "data_pipeline", "date": datetime.datetime.now(datetime.UTC).isoformat(),
+                           "data": Path(args.data).name, "batch": args.batch, "threads": args.threads,
+                           "cpu_count": os.cpu_count(), "step_s": args.step_s, "results": {}}
+    for crop in args.crops:
+        j = _jlic(args.data, crop, args.batch, args.threads, args.batches)
+        t = _torch(args.data, crop, args.batch, args.threads, args.batches)
+        r = {"jlic_batches_per_s": j, "torch_batches_per_s": t, "jlic_over_torch_throughput": t and j / t,
+             "jlic_fraction_of_step": 1.0 / (j * args.step_s)}
+        rec["results"][str(crop)] = r
+        print(f"crop {crop:4d}: jlic {j:7.1f} batches/s, torch DataLoader "
+              f"{'n/a' if t is None else f'{t:7.1f}'} batches/s"
+              f"{'' if t is None else f' (jlic/torch {j / t:.2f}x)'}; "
+              f"jlic needs {100.0 / (j * args.step_s):.1f}% of a {args.step_s:g} s step")
+    rec["loadavg_at_end"] = os.getloadavg()
+    if not args.no_record:
+        RESULTS.mkdir(exist_ok=True)
+        out = RESULTS / f"data_pipeline-{datetime.date.today().isoformat()}.jsonl"
+        with open(out, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+        print(f"appended to {out} (load average at end {rec['loadavg_at_end'][0]:.1f})")
+    return rec
+
+
+if __name__ == "__main__":
+    main()
