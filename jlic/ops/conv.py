@@ -127,11 +127,38 @@ def _phase_taps(k: int, s: int) -> tuple[tuple[tuple[int, tuple[int, ...]], ...]
     return tuple(out)
 
 
+# Below this many output channels a transposed convolution is one matmul plus an overlap-add: XLA:CPU runs
+# the polyphase convolutions with few output channels badly (the last synthesis layer, 128 -> 3 channels at
+# 8x128² -> 256²: 644 ms polyphase, 112 ms matmul + overlap-add, 103 ms lax; 2-core CPU under load).
+_FEW_CHANNELS = 16
+
+
+def _conv_transpose_overlap_add(x: Array, kernel: Array, s: int) -> Array:
+    """`conv_transpose2d` as `y = x @ W` (every input pixel to its `k*k*out` tap values), then each tap
+    plane dilated by `s` and shifted into place with one `lax.pad` (negative padding crops) and summed:
+    `out[s*i + t - p, s*j + u - p] += y[i, j, t, u]`."""
+    n, h, w, ci = x.shape
+    k, co = kernel.shape[0], kernel.shape[-1]
+    p = k // 2
+    y = (x.reshape(-1, ci) @ kernel.transpose(2, 0, 1, 3).reshape(ci, k * k * co)).reshape(n, h, w, k, k, co)
+    zero = jnp.zeros((), x.dtype)
+    out = None
+    for t in range(k):
+        for u in range(k):
+            cfg = ((0, 0, 0), (t - p, s - 1 - t + p, s - 1), (u - p, s - 1 - u + p, s - 1), (0, 0, 0))
+            z = lax.pad(y[:, :, :, t, u, :], zero, cfg)
+            out = z if out is None else out + z
+    return out
+
+
 def _conv_transpose_polyphase(x: Array, kernel: Array, s: int) -> Array:
     """`conv_transpose2d` (odd `k`) as `s*s` stride-1 convs of the undilated input, one per output phase,
-    interleaved (depth-to-space); no lhs dilation and no multiplications by inserted zeros."""
+    interleaved (depth-to-space); no lhs dilation and no multiplications by inserted zeros. With fewer
+    than `_FEW_CHANNELS` outputs, `_conv_transpose_overlap_add` instead."""
     b, h, w, _ = x.shape
     k, co = kernel.shape[0], kernel.shape[-1]
+    if co < _FEW_CHANNELS:
+        return _conv_transpose_overlap_add(x, kernel, s)
     phases = _phase_taps(k, s)
     rows = []
     for d_h, taps_h in phases:
@@ -170,15 +197,18 @@ def _strided_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:
     # Two-dimensional operands: XLA:CPU runs a dot contracting the three leading axes of 4-D arrays ~2.6x
     # slower than the same dot on (n*i*j, c) matrices (33 vs 12 ms for 8x64x64x128 by 128, 2-core CPU).
     b2 = b.reshape(-1, b.shape[-1])
+    c = ap.shape[-1]
+    wins = [lax.slice(ap, (0, t, u, 0), (n, t + s * (hb - 1) + 1, u + s * (wb - 1) + 1, c), (1, s, s, 1))
+            for t in range(k) for u in range(k)]
+    if c < _FEW_CHANNELS:  # im2col: one dot reads `b` once instead of k*k times (327 -> 165 ms for the
+        # first analysis layer, 3 -> 128 channels at 8x256², 2-core CPU under load)
+        cols = jnp.concatenate(wins, axis=-1).reshape(-1, k * k * c)
+        out = lax.dot_general(cols, b2, (((0,), (0,)), ((), ())), preferred_element_type=jnp.float32)
+        return out.reshape(k, k, c, -1)
     rows = []
     for t in range(k):
-        cols = []
-        for u in range(k):
-            win = lax.slice(ap, (0, t, u, 0), (n, t + s * (hb - 1) + 1, u + s * (wb - 1) + 1, ap.shape[-1]),
-                            (1, s, s, 1))
-            cols.append(lax.dot_general(win.reshape(-1, win.shape[-1]), b2, (((0,), (0,)), ((), ())),
-                                        preferred_element_type=jnp.float32))
-        rows.append(jnp.stack(cols))
+        rows.append(jnp.stack([lax.dot_general(wins[t * k + u].reshape(-1, c), b2, (((0,), (0,)), ((), ())),
+                                               preferred_element_type=jnp.float32) for u in range(k)]))
     return jnp.stack(rows)
 
 

@@ -48,10 +48,17 @@ def _direct_conv_transpose(x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
     return out[:, p:p + h * s, p:p + wd * s]
 
 
+# (in, out) channels: few (overlap-add transposed conv, im2col kernel gradient) and many (polyphase, per-tap
+# kernel gradient), on either side of jlic.ops.conv._FEW_CHANNELS.
+CHANNELS = [(3, 4), (C._FEW_CHANNELS + 2, C._FEW_CHANNELS + 1)]
+
+
+@pytest.mark.parametrize("ci,co", CHANNELS)
 @pytest.mark.parametrize("k,s,hw,b", CASES)
-def test_conv_transpose_forward_and_grads_match_reference(k: int, s: int, hw: tuple[int, int], b: int) -> None:
-    x, w = _rand(0, (b, *hw, 3)), _rand(1, (k, k, 3, 4))
-    g = _rand(2, (b, hw[0] * s, hw[1] * s, 4))
+def test_conv_transpose_forward_and_grads_match_reference(k: int, s: int, hw: tuple[int, int], b: int, ci: int,
+                                                          co: int) -> None:
+    x, w = _rand(0, (b, *hw, ci)), _rand(1, (k, k, ci, co))
+    g = _rand(2, (b, hw[0] * s, hw[1] * s, co))
     got, want = _values_and_grads(C.conv_transpose2d, C.conv_transpose2d_reference, s, x, w, g)
     assert got[0].shape == g.shape
     _close(got[0], _direct_conv_transpose(np.asarray(x, np.float64), np.asarray(w, np.float64), s))
@@ -59,10 +66,12 @@ def test_conv_transpose_forward_and_grads_match_reference(k: int, s: int, hw: tu
         _close(a, b_)
 
 
+@pytest.mark.parametrize("ci,co", CHANNELS)
 @pytest.mark.parametrize("k,s,hw,b", CASES)
-def test_conv_forward_and_grads_match_reference(k: int, s: int, hw: tuple[int, int], b: int) -> None:
-    x, w = _rand(3, (b, *hw, 4)), _rand(4, (k, k, 4, 3))
-    g = _rand(5, (b, -(-hw[0] // s), -(-hw[1] // s), 3))
+def test_conv_forward_and_grads_match_reference(k: int, s: int, hw: tuple[int, int], b: int, ci: int,
+                                                co: int) -> None:
+    x, w = _rand(3, (b, *hw, ci)), _rand(4, (k, k, ci, co))
+    g = _rand(5, (b, -(-hw[0] // s), -(-hw[1] // s), co))
     got, want = _values_and_grads(C.conv2d, C.conv2d_reference, s, x, w, g)
     for a, b_ in zip(got, want, strict=True):
         _close(a, b_)
@@ -90,19 +99,19 @@ def test_module_grads_including_bias_match_reference(module: str) -> None:
 
 def test_vmap_over_stacked_kernels_and_inputs() -> None:
     """The λ sweep vmaps whole train steps over stacked params: the custom VJPs must batch."""
-    xs, ws = _rand(7, (3, 2, 5, 6, 3)), _rand(8, (3, 5, 5, 3, 4))
-
     def f(op):
         return lambda x, w: jnp.sum(jnp.tanh(op(x, w, 2)))
 
-    for op, ref in ((C.conv_transpose2d, C.conv_transpose2d_reference), (C.conv2d, C.conv2d_reference)):
-        for x_axis, w_axis in ((0, 0), (None, 0), (0, None)):  # the vmap rule's three cases
-            x_in = xs if x_axis == 0 else xs[0]
-            w_in = ws if w_axis == 0 else ws[0]
-            g = jax.jit(jax.vmap(jax.grad(f(op), (0, 1)), (x_axis, w_axis)))(x_in, w_in)
-            g_ref = jax.vmap(jax.grad(f(ref), (0, 1)), (x_axis, w_axis))(x_in, w_in)
-            for a, b in zip(g, g_ref, strict=True):
-                _close(a, b)
+    for (ci, co), (op, ref), (x_axis, w_axis) in itertools.product(
+            CHANNELS, ((C.conv_transpose2d, C.conv_transpose2d_reference), (C.conv2d, C.conv2d_reference)),
+            ((0, 0), (None, 0), (0, None))):  # the vmap rule's three cases
+        xs, ws = _rand(7, (3, 2, 5, 6, ci)), _rand(8, (3, 5, 5, ci, co))
+        x_in = xs if x_axis == 0 else xs[0]
+        w_in = ws if w_axis == 0 else ws[0]
+        g = jax.jit(jax.vmap(jax.grad(f(op), (0, 1)), (x_axis, w_axis)))(x_in, w_in)
+        g_ref = jax.vmap(jax.grad(f(ref), (0, 1)), (x_axis, w_axis))(x_in, w_in)
+        for a, b in zip(g, g_ref, strict=True):
+            _close(a, b)
 
 
 def test_bfloat16_inputs() -> None:
