@@ -57,8 +57,8 @@ def _check_workdir(wd, lambdas, num_steps, ordered):
         assert res["lambda"] == sorted(res["lambda"]), res
         psnr = np.asarray(res["psnr-rgb"])
         assert psnr[-1] > psnr[0] + 1.0, res
-        # After the default's 1500 steps the upper λ models are limited by optimization, not by rate: their
-        # PSNRs agree within run-to-run noise (measured 21.35/22.18 and 22.25/22.19 dB for λ 0.005/0.05).
+        # After 1500 steps quality at high λ is limited by optimization more than by rate, and run-to-run
+        # noise is ~0.5-1 dB (see experiments/configs/default.py): neighbours may not be 0.5 dB apart.
         assert np.all(np.diff(psnr) > -0.5), res
     png = (wd / "rd.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
@@ -74,7 +74,7 @@ def _check_workdir(wd, lambdas, num_steps, ordered):
 def test_default_sweep_end_to_end(tmp_path):
     """`python -m experiments.sweep` as the README runs it (~6 min): every artifact, sane RD ordering."""
     _run(tmp_path, "--config.progress_bar=False")
-    _check_workdir(tmp_path, (0.0005, 0.005, 0.05), 1500, ordered=True)
+    _check_workdir(tmp_path, (0.0001, 0.0006, 0.004), 1500, ordered=True)
 
 
 def test_sweep_smoke(tmp_path):
