@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -95,11 +96,16 @@ def live_codecs(names: Sequence[str], images: Sequence[np.ndarray],
 
 
 def load_anchors(directory: str | Path | None, names: Sequence[str]) -> list[rdcurve.RDCurve]:
-    """Anchor curves `directory/NAME.json` (missing directory or files are skipped)."""
+    """Anchor curves `directory/NAME.json`; a missing directory or file is skipped with a warning."""
     if not directory:
         return []
     directory = Path(directory)
-    return [rdcurve.load(directory / f"{n}.json") for n in names if (directory / f"{n}.json").exists()]
+    missing = [n for n in names if not (directory / f"{n}.json").exists()]
+    if missing:
+        where = "not found" if not directory.is_dir() else f"has no {', '.join(missing)}"
+        warnings.warn(f"anchors directory {directory.resolve()} {where}: RD plot and report go without "
+                      "those anchors (set --config.eval.anchors)", stacklevel=2)
+    return [rdcurve.load(directory / f"{n}.json") for n in names if n not in missing]
 
 
 def _bd(anchor: rdcurve.RDCurve, test: rdcurve.RDCurve, metric: str) -> str:

@@ -64,3 +64,14 @@ def test_context_config_runs(stem, tmp_path):
     rd = json.loads((tmp_path / "rd.json").read_text())["results"]
     assert len(rd["bpp"]) == 2 and all(np.isfinite(rd["bpp"])) and all(b > 0 for b in rd["bpp"])
     assert (tmp_path / "report.md").is_file() and (tmp_path / "rd.png").stat().st_size > 5000
+
+
+def test_missing_anchors_warn_not_fail(tmp_path):
+    from jlic.train.evaluate import load_anchors
+
+    with pytest.warns(UserWarning, match="not found"):
+        assert load_anchors(tmp_path / "nowhere", ("jpeg",)) == []
+    if ANCHORS.is_dir():
+        with pytest.warns(UserWarning, match="has no no-such-anchor"):
+            got = load_anchors(ANCHORS, ("jpeg", "no-such-anchor"))
+        assert [c.name for c in got] and len(got) == 1
