@@ -24,22 +24,19 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import platform
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.records import append_record
 from jlic.coding import cdf
 from jlic.coding.coder import BACKENDS, Coder
 from jlic.entropy import factorized, gaussian
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def make_latents(seed: int = 0) -> dict[str, Any]:
@@ -185,11 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         record["ratios_jlic_ans_vs_compressai"] = ratios
         print("jlic ans vs compressai rans: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     if not args.no_record:
-        RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / f"coding-{dt.date.today().isoformat()}.jsonl"
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        print(f"appended a record to {path}")
+        print(f"appended a record to {append_record('coding', record)}")
     return 0
 
 

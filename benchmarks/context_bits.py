@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import time
 from pathlib import Path
 
@@ -26,11 +25,11 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
+from benchmarks.records import append_record
 from jlic.models import registry
 from jlic.train.state import create_train_state
 from jlic.train.step import make_eval_step, make_train_step
 
-RESULTS = Path(__file__).parent / "results"
 DATA = Path(__file__).parents[1] / ".." / "shared" / "data" / "bsds200"
 SIZES = {
     "mbt2018-mean": {"N": 32, "M": 48},
@@ -104,11 +103,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: bpp {m['bpp'] / base['bpp']:.3f}x and loss {m['loss'] / base['loss']:.3f}x "
                       f"of mbt2018-mean ({'<=' if m['bpp'] <= base['bpp'] else '>'} in bits)")
     if not args.no_record:
-        RESULTS.mkdir(exist_ok=True)
         rec = {"benchmark": "context_bits", "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                "args": vars(args), "sizes": {k: SIZES[k] for k in results}, "results": results}
-        with (RESULTS / f"context_bits-{dt.date.today().isoformat()}.jsonl").open("a") as f:
-            f.write(json.dumps(rec, default=str) + "\n")
+        append_record("context_bits", rec, default=str)
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import time
@@ -33,10 +32,10 @@ import jax
 import numpy as np
 from PIL import Image
 
+from benchmarks.records import append_record
 from jlic.coding import codec
 from jlic.models import registry
 
-RESULTS = Path(__file__).parent / "results"
 DEFAULT_IMAGE = Path(__file__).parents[1] / ".." / "shared" / "data" / "kodak" / "kodim01.png"
 JLIC_MODELS = ("mbt2018", "cheng2020-anchor", "cheng2020-attn", "he2021-checkerboard", "minnen2020-channelwise")
 PEER_MODELS = ("mbt2018", "cheng2020-anchor")
@@ -127,17 +126,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"{ratios[m]['decode_speedup_cpu']:.1f}x (cpu); "
                   f"encode {ratios[m]['encode_speedup_wall']:.1f}x (wall)")
     if not args.no_record:
-        RESULTS.mkdir(exist_ok=True)
         rec = {"benchmark": "context_decode", "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                "machine": platform.machine(), "cpus": os.cpu_count(), "load_avg": os.getloadavg(),
                "image": args.image.name, "shape": list(image.shape), "quality": args.quality,
                "repeats": args.repeats, "params": "random init",
                "xla_flags": os.environ.get("XLA_FLAGS", ""), "jlic": jlic, "compressai": peers,
                "ratios": ratios}
-        path = RESULTS / f"context_decode-{dt.date.today().isoformat()}.jsonl"
-        with path.open("a") as f:
-            f.write(json.dumps(rec) + "\n")
-        print(f"appended to {path}")
+        print(f"appended to {append_record('context_decode', rec)}")
     return 0
 
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).parent / "results"
+from benchmarks.records import append_record
 
 
 def _rate(make_iter, batches: int, warmup: int = 2) -> float:
@@ -95,10 +94,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"jlic needs {100.0 / (j * args.step_s):.1f}% of a {args.step_s:g} s step")
     rec["loadavg_at_end"] = os.getloadavg()
     if not args.no_record:
-        RESULTS.mkdir(exist_ok=True)
-        out = RESULTS / f"data_pipeline-{datetime.date.today().isoformat()}.jsonl"
-        with open(out, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+        out = append_record("data_pipeline", rec)
         print(f"appended to {out} (load average at end {rec['loadavg_at_end'][0]:.1f})")
     return rec
 

@@ -39,8 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.records import RESULTS, append_record
+
 ROOT = Path(__file__).parents[1]
-RESULTS = Path(__file__).parent / "results"
 KODAK = ROOT / ".." / "shared" / "data" / "kodak"
 CODEC_MODELS = ("bmshj2018-hyperprior", "mbt2018-mean", "mbt2018")
 TRAIN_MODELS = ("bmshj2018-hyperprior", "mbt2018-mean")
@@ -256,7 +257,7 @@ def run_coder(args: argparse.Namespace) -> dict[str, Any]:
     argv = ["--repeats", str(args.coder_repeats)]
     print("coder: python -m benchmarks.coding " + " ".join(argv), flush=True)
     coding.main(argv)
-    path = coding.RESULTS / f"coding-{dt.date.today().isoformat()}.jsonl"
+    path = RESULTS / f"coding-{dt.date.today().isoformat()}.jsonl"
     return json.loads(path.read_text().splitlines()[-1])
 
 
@@ -337,11 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {k:48s} {v:7.3f}")
     print(f"load average at end {record['load_avg_at_end'][0]:.1f} on {os.cpu_count()} CPUs")
     if not args.no_record:
-        RESULTS.mkdir(exist_ok=True)
-        path = RESULTS / f"run-{dt.date.today().isoformat()}.jsonl"
-        with path.open("a") as f:
-            f.write(json.dumps(record, default=float) + "\n")
-        print(f"appended to {path}")
+        print(f"appended to {append_record('run', record, default=float)}")
     return 0
 
 

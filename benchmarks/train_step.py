@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.records import RESULTS
+
 MODELS = ("bmshj2018-hyperprior", "mbt2018-mean", "mbt2018")
-RESULTS = Path(__file__).parent / "results"
 
 
 def _batch(batch: int, size: int, seed: int = 0) -> np.ndarray:
