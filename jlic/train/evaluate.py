@@ -175,7 +175,7 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     live = live_codecs(tuple(ev.get("live_codecs") or ()), images, settings)
     for c in live:
         rdcurve.save(c, workdir / "baselines" / f"{c.name.lower().replace(' ', '-')}.json")
-    others = [*(replace(c, name=f"{c.name} (Kodak anchor)") for c in anchors),
+    others = [*(replace(c, name=f"{c.name} (anchor)") for c in anchors),
               *(replace(c, name=f"{c.name} (same images)") for c in live)]
     png = plot_rd([curve], workdir / "rd.png", title=name, anchors=others)
     if curve.has("ms-ssim"):
