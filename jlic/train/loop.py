@@ -90,7 +90,12 @@ def _all_finite(tree: Any) -> bool:
 
 class _Timing:
     """Wall time per step and time spent waiting for the data pipeline, per log window, appended to
-    `timing.jsonl` (kept apart from `metrics.jsonl`, which must be identical after a resume)."""
+    `timing.jsonl` (kept apart from `metrics.jsonl`, which must be identical after a resume).
+
+    The step is dispatched asynchronously, so `data_wait_s` (host time in `next(iterator)`) overlaps the
+    device's work on the previous step; it is a stall only where `step_s` exceeds the step's compute time
+    (measured for the default config on 2 CPU cores: 0.015 s of data wait per 0.15 s step, and the same
+    0.15 s/step when every batch is already on the device)."""
 
     def __init__(self, path: Path, name: str, enabled: bool = True):
         self.path, self.name, self.enabled = path, name, enabled

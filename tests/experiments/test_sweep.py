@@ -53,6 +53,7 @@ def _check_workdir(wd, lambdas, num_steps, ordered):
     # real bytes are close to the estimate (header bytes matter for tiny images)
     for real, est in zip(res["bpp"], res["bpp-estimated"], strict=True):
         assert abs(real - est) < 0.15 * est + 0.2
+    assert all(0.0 <= t <= 1.0 for t in res["estimated-tail-share"])
     if ordered:  # points are sorted by bpp; λ up -> bpp up and PSNR up
         assert res["lambda"] == sorted(res["lambda"]), res
         psnr = np.asarray(res["psnr-rgb"])
@@ -65,6 +66,7 @@ def _check_workdir(wd, lambdas, num_steps, ordered):
     report = (wd / "report.md").read_text()
     rows = [line for line in report.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert "| λ |" in report and len(rows) == len(lambdas)
+    assert "Real bytes vs estimated rate" in report and "coding tables' floor" in report
     assert "JPEG" in report  # the live codec row
     if ANCHORS.is_dir():
         assert "anchor" in report
