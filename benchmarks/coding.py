@@ -128,7 +128,8 @@ def bench_compressai(latents: dict[str, Any], repeats: int) -> dict[str, float] 
             "decode_with_lists_s": dec_list_t, "bytes": nbytes}
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Parse `argv`, measure, print the table, append the record (unless `--no-record`) and return it."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.coding", description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
@@ -183,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         print("jlic ans vs compressai rans: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     if not args.no_record:
         print(f"appended a record to {append_record('coding', record)}")
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    run(argv)
     return 0
 
 

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.records import RESULTS, append_record
+from benchmarks.records import append_record
 
 ROOT = Path(__file__).parents[1]
 KODAK = ROOT / ".." / "shared" / "data" / "kodak"
@@ -256,9 +256,7 @@ def run_coder(args: argparse.Namespace) -> dict[str, Any]:
 
     argv = ["--repeats", str(args.coder_repeats)]
     print("coder: python -m benchmarks.coding " + " ".join(argv), flush=True)
-    coding.main(argv)
-    path = RESULTS / f"coding-{dt.date.today().isoformat()}.jsonl"
-    return json.loads(path.read_text().splitlines()[-1])
+    return coding.run(argv)
 
 
 def _summary(record: dict[str, Any]) -> dict[str, float]:

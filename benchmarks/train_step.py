@@ -2,6 +2,7 @@
 
     python -m benchmarks.train_step                                    # 3 models, batch 8, 256x256, q3
     python -m benchmarks.train_step --models bmshj2018-hyperprior --steps 3 --vmap 4
+    python -m benchmarks.train_step --repeat 3 --vmap 0                # median ratio of 3 alternating runs
     python -m benchmarks.train_step --breakdown bmshj2018-hyperprior   # where the jlic step's time goes
 
 Each (framework, model) is measured in its own subprocess so its peak RSS (`ru_maxrss`) is its own; both use
@@ -12,7 +13,9 @@ jlic does it in one jitted program (`jlic.train.step.make_train_step`); Compress
 `examples/train.py` does (two optimizers, `aux_loss().backward()`).
 
 Reported per model: median step time after one warm-up step, compile time (jlic) separately, ratio
-jlic / CompressAI, steps/s and peak RSS; with `--vmap n`, the time of one step that trains `n` stacked λ
+jlic / CompressAI, steps/s and peak RSS (with `--repeat r`, the pair runs `r` times alternating and the
+median of the `r` ratios is reported: the 2-core machine drifts by ±10% between minutes); with `--vmap n`,
+the time of one step that trains `n` stacked λ
 models in one program (`jax.vmap`) against `n` sequential single-λ steps. Prints a table and appends a
 JSON record to `benchmarks/results/train_step-<date>.json` (a JSON list).
 """
@@ -238,17 +241,31 @@ def _breakdown(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------- main
 
 
-def _run_worker(framework: str, model: str, args: argparse.Namespace) -> dict[str, Any]:
+def _run_worker(framework: str, model: str, args: argparse.Namespace, vmap: bool = True) -> dict[str, Any]:
+    vmap = vmap and framework == "jlic" and model in args.vmap_models
     cmd = [sys.executable, "-m", "benchmarks.train_step", "--worker", framework, "--models", model,
            "--steps", str(args.steps), "--batch", str(args.batch), "--size", str(args.size),
            "--quality", str(args.quality), "--lmbda", str(args.lmbda), "--threads", str(args.threads),
-           "--vmap", str(args.vmap if framework == "jlic" and model in args.vmap_models else 0)]
+           "--vmap", str(args.vmap if vmap else 0)]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1])
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         return {"framework": framework, "error": (proc.stderr or proc.stdout)[-2000:]}
     return json.loads(lines[-1])
+
+
+def _print_run(model: str, tag: str, r: dict[str, Any]) -> None:
+    if "error" in r:
+        print(f"{model:22s} {tag:10s} FAILED: {r['error'].strip().splitlines()[-1:]}", flush=True)
+        return
+    extra = f"  compile {r['compile_s']:.1f} s" if "compile_s" in r else ""
+    print(f"{model:22s} {tag:10s} step {r['step_s']:7.3f} s  ({1 / r['step_s']:.2f} steps/s)  "
+          f"peak RSS {r['peak_rss_mib']:7.0f} MiB{extra}", flush=True)
+    if "vmap_step_s" in r:
+        print(f"{'':22s} {'':10s} vmap {r['vmap_n']} λ: {r['vmap_step_s']:.3f} s/step vs "
+              f"{r['vmap_n']}x sequential {r['vmap_n'] * r['step_s']:.3f} s: "
+              f"ratio {r['vmap_vs_sequential']:.2f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -263,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     p.add_argument("--vmap", type=int, default=4, help="λ models stacked in the vmap mode (0: skip)")
     p.add_argument("--vmap-models", nargs="*", default=["bmshj2018-hyperprior"])
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run each (jlic, CompressAI) pair this many times, alternating; median ratio")
     p.add_argument("--breakdown", metavar="MODEL", help="time pieces of the jlic step instead")
     p.add_argument("--worker", choices=["jlic", "compressai"], help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help="JSON list to append to (default: results/train_step-DATE.json)")
@@ -282,24 +301,24 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for model in args.models:
             results[model] = {}
-            for fw in args.frameworks:
-                r = _run_worker(fw, model, args)
-                results[model][fw] = r
-                if "error" in r:
-                    print(f"{model:22s} {fw:10s} FAILED: {r['error'].strip().splitlines()[-1:]}", flush=True)
-                    continue
-                extra = f"  compile {r['compile_s']:.1f} s" if "compile_s" in r else ""
-                print(f"{model:22s} {fw:10s} step {r['step_s']:7.3f} s  ({1 / r['step_s']:.2f} steps/s)  "
-                      f"peak RSS {r['peak_rss_mib']:7.0f} MiB{extra}", flush=True)
-                if "vmap_step_s" in r:
-                    print(f"{'':22s} {'':10s} vmap {r['vmap_n']} λ: {r['vmap_step_s']:.3f} s/step vs "
-                          f"{r['vmap_n']}x sequential {r['vmap_n'] * r['step_s']:.3f} s: "
-                          f"ratio {r['vmap_vs_sequential']:.2f}", flush=True)
-            j, c = results[model].get("jlic", {}), results[model].get("compressai", {})
-            if "step_s" in j and "step_s" in c:
-                results[model]["ratio_jlic_over_compressai"] = j["step_s"] / c["step_s"]
-                ratio = j["step_s"] / c["step_s"]
-                print(f"{model:22s} ratio jlic/CompressAI step time: {ratio:.2f}", flush=True)
+            pairs = []
+            for rep in range(args.repeat):  # alternate the frameworks so slow phases of the machine hit both
+                runs = {}
+                for fw in args.frameworks:
+                    runs[fw] = r = _run_worker(fw, model, args, vmap=rep == 0)
+                    _print_run(model, f"{fw} #{rep + 1}" if args.repeat > 1 else fw, r)
+                if rep == 0:
+                    results[model].update(runs)
+                else:
+                    results[model].setdefault("repeats", []).append(runs)
+                j, c = runs.get("jlic", {}), runs.get("compressai", {})
+                if "step_s" in j and "step_s" in c:
+                    pairs.append(j["step_s"] / c["step_s"])
+            if pairs:
+                results[model]["ratio_jlic_over_compressai"] = float(np.median(pairs))
+                results[model]["ratios"] = pairs
+                each = f" (runs: {', '.join(f'{x:.2f}' for x in pairs)})" if len(pairs) > 1 else ""
+                print(f"{model:22s} ratio jlic/CompressAI step time: {np.median(pairs):.2f}{each}", flush=True)
         record = {"kind": "train_step", "results": results}
     load = os.getloadavg()
     record.update({

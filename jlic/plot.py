@@ -135,7 +135,10 @@ def plot_rd(
     return path
 
 
-def _bd(test: RDCurve, anchor: RDCurve, metric: str, method: str, quantity: str) -> float | None:
+def bd_value(test: RDCurve, anchor: RDCurve, metric: str = "psnr", method: str = "pchip",
+             quantity: str = "rate") -> float | None:
+    """BD-rate in percent (``quantity="rate"``) or BD-quality in dB (``"psnr"``) of ``test`` against
+    ``anchor``; None where either lacks ``metric`` or the curves do not overlap."""
     if not (test.has(metric) and anchor.has(metric)):
         return None
     args = (anchor.bpp, anchor.quality_db(metric), test.bpp, test.quality_db(metric))
@@ -164,7 +167,7 @@ def bd_table(
     for curve, label in zip(curves, row_names, strict=True):
         cells = []
         for anchor in anchors:
-            v = _bd(curve, anchor, metric, method, quantity)
+            v = bd_value(curve, anchor, metric, method, quantity)
             cells.append("n/a" if v is None else f"{v:+.2f}{unit}")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(rows)

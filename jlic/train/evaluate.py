@@ -125,16 +125,14 @@ def load_anchors(directory: str | Path | None, names: Sequence[str]) -> list[rdc
 
 
 def _bd(anchor: rdcurve.RDCurve, test: rdcurve.RDCurve, metric: str) -> str:
-    from jlic.metrics.bdrate import bd_psnr, bd_rate
+    """'BD-rate% (BD-quality dB)' of `test` against `anchor` (cubic fit from 4 points on, else pchip)."""
+    from jlic.plot import bd_value
 
     if not (anchor.has(metric) and test.has(metric)) or len(anchor) < 2 or len(test) < 2:
         return "n/a"
-    a, t = anchor.sorted(), test.sorted()
-    method = "cubic" if min(len(a), len(t)) >= 4 else "pchip"
-    try:
-        rate = bd_rate(a.bpp, a.quality_db(metric), t.bpp, t.quality_db(metric), method=method)
-        dq = bd_psnr(a.bpp, a.quality_db(metric), t.bpp, t.quality_db(metric), method=method)
-    except ValueError:  # the quality ranges do not overlap
+    method = "cubic" if min(len(anchor), len(test)) >= 4 else "pchip"
+    rate, dq = (bd_value(test.sorted(), anchor.sorted(), metric, method, q) for q in ("rate", "psnr"))
+    if rate is None or dq is None:
         return "n/a (no overlap)"
     return f"{rate:+.1f}% ({dq:+.2f} dB)"
 
