@@ -3,6 +3,7 @@
     pip install -e ".[profile]"        # xprof, to read the trace
     python -m benchmarks.profile_step                          # bmshj2018-hyperprior q3, batch 8, 256x256
     python -m benchmarks.profile_step --model mbt2018 --top 30 --compressai
+    python -m benchmarks.profile_step --vmap 4                 # the step of 4 vmapped λ models
 
 The step is the one `benchmarks.train_step` times (`jlic.train.step.make_train_step`, one jitted program).
 After two warm-up steps, `--steps` steps run under `jax.profiler.trace`; xprof turns the trace into events,
@@ -40,11 +41,12 @@ from benchmarks.records import append_record
 from benchmarks.train_step import _batch
 
 
-def _op_names(hlo_text: str) -> dict[str, str]:
-    """HLO instruction name -> the jax `op_name` metadata it carries (compiled module text)."""
+def _op_names(hlo_text: str) -> dict[str, tuple[str, str]]:
+    """HLO instruction name -> (the jax `op_name` metadata it carries, its shape), from the compiled text."""
     out = {}
-    for m in re.finditer(r"^\s*(?:ROOT )?%([\w.\-]+) = .*?metadata=\{op_name=\"([^\"]*)\"", hlo_text, re.M):
-        out[m.group(1)] = m.group(2)
+    for m in re.finditer(r"^\s*(?:ROOT )?%([\w.\-]+) = (\S+) (.*)$", hlo_text, re.M):
+        op_name = re.search(r'op_name="([^"]*)"', m.group(3))
+        out[m.group(1)] = (op_name.group(1) if op_name else "", m.group(2))
     return out
 
 
@@ -52,7 +54,7 @@ def _group(op_name: str) -> tuple[str, str, str]:
     """`jit(step)/transpose(jvp(ScaleHyperprior))/g_s/layer_4/conv_general_dilated` -> (layer, pass, prim)."""
     parts = [p for p in op_name.split("/") if p]
     prim = parts[-1] if parts else "?"
-    backward = any(p.startswith("transpose(") for p in parts)
+    backward = any("transpose(" in p for p in parts)
     in_model = [p for p in parts[1:-1] if not re.match(r"^(jvp|transpose|jit|vmap|pjit|remat|checkpoint)\(", p)]
     layer = "/".join(in_model) or ("optimizer/loss" if parts else "?")
     return layer, ("bwd" if backward else "fwd") if in_model else "-", prim
@@ -86,6 +88,7 @@ def profile_jlic(args: argparse.Namespace) -> dict[str, Any]:
     import jax.numpy as jnp
 
     from jlic.models import registry
+    from jlic.train import lambda_axis
     from jlic.train.state import create_train_state
     from jlic.train.step import make_train_step
 
@@ -93,17 +96,24 @@ def profile_jlic(args: argparse.Namespace) -> dict[str, Any]:
     config = {"image_shape": (args.batch, args.size, args.size, 3)}
     x = jnp.asarray(_batch(args.batch, args.size))
     key, lmbda = jax.random.PRNGKey(0), jnp.float32(args.lmbda)
-    state = create_train_state(model, key, config)
-    compiled = jax.jit(make_train_step(model, config), donate_argnums=0).lower(state, x, lmbda, key).compile()
+    step = make_train_step(model, config)
+    if args.vmap > 1:  # n stacked λ models in one program, as a vmap sweep trains them
+        n = args.vmap
+        state = lambda_axis.stack([create_train_state(model, jax.random.PRNGKey(i), config) for i in range(n)])
+        lmbda = jnp.asarray(np.geomspace(args.lmbda / 4, args.lmbda * 4, n), jnp.float32)
+        step, keys = lambda_axis.vmap_step(step), lambda i: jax.random.split(jax.random.fold_in(key, i), n)
+    else:
+        state, keys = create_train_state(model, key, config), lambda i: jax.random.fold_in(key, i)
+    compiled = jax.jit(step, donate_argnums=0).lower(state, x, lmbda, keys(0)).compile()
     names = _op_names(compiled.as_text())
     for i in range(2):
-        state, _ = compiled(state, x, lmbda, jax.random.fold_in(key, i))
+        state, _ = compiled(state, x, lmbda, keys(i))
     jax.block_until_ready(state)
     with tempfile.TemporaryDirectory() as logdir:
         with jax.profiler.trace(logdir):
             t0 = time.perf_counter()
             for i in range(args.steps):
-                state, _ = compiled(state, x, lmbda, jax.random.fold_in(key, 100 + i))
+                state, _ = compiled(state, x, lmbda, keys(100 + i))
                 jax.block_until_ready(state)
         wall = (time.perf_counter() - t0) / args.steps
         events = [e for e in _trace_events(logdir) if e["args"].get("hlo_module", "").endswith("step")]
@@ -111,9 +121,11 @@ def profile_jlic(args: argparse.Namespace) -> dict[str, Any]:
     by_group: dict[tuple[str, str, str], float] = collections.defaultdict(float)
     by_layer: dict[tuple[str, str], float] = collections.defaultdict(float)
     by_prim: dict[str, float] = collections.defaultdict(float)
+    by_op: dict[str, float] = collections.defaultdict(float)
     for e in events:
-        layer, pas, prim = _group(names.get(e["args"]["hlo_op"], ""))
+        layer, pas, prim = _group(names.get(e["args"]["hlo_op"], ("", ""))[0])
         ms = e["dur"] / 1e3 / args.steps
+        by_op[e["args"]["hlo_op"]] += ms
         by_group[layer, pas, prim] += ms
         by_layer[layer, pas] += ms
         by_prim[prim] += ms
@@ -121,8 +133,9 @@ def profile_jlic(args: argparse.Namespace) -> dict[str, Any]:
     busy = _busy_us(events) / 1e3 / args.steps
     span = (max(e["ts"] + e["dur"] for e in events) - min(e["ts"] for e in events)) / 1e3 / args.steps
     top = lambda d, n: sorted(d.items(), key=lambda kv: -kv[1])[:n]
-    print(f"jlic {args.model} q{args.quality}, batch {args.batch}x{args.size}², {args.steps} traced steps: "
-          f"{wall * 1e3:.0f} ms/step wall (traced), first op to last {span:.0f} ms/step, "
+    what = f"{args.vmap} vmapped λ models" if args.vmap > 1 else "one model"
+    print(f"jlic {args.model} q{args.quality} ({what}), batch {args.batch}x{args.size}², {args.steps} traced "
+          f"steps: {wall * 1e3:.0f} ms/step wall (traced), first op to last {span:.0f} ms/step, "
           f"ops busy {busy:.0f} ms/step, "
           f"summed op time {total:.0f} ms/step (mean concurrency {total / max(busy, 1e-9):.2f})")
     print("  by layer and pass (summed op ms/step, share of summed):")
@@ -134,6 +147,12 @@ def profile_jlic(args: argparse.Namespace) -> dict[str, Any]:
     print("  by layer, pass and primitive:")
     for (layer, pas, prim), ms in top(by_group, args.top):
         print(f"    {ms:8.1f}  {100 * ms / total:5.1f}%  {pas:3s} {layer:28s} {prim}")
+    if args.ops:
+        print("  single HLO ops (name, shape, jax op_name):")
+        ops = {k: v for k, v in by_op.items() if args.match in names.get(k, ("", ""))[0]}
+        for op, ms in top(ops, args.ops):
+            op_name, shape = names.get(op, ("", "?"))
+            print(f"    {ms:8.1f}  {op:28s} {shape:28s} {op_name[-90:]}")
     return {
         "wall_ms_per_step": wall * 1e3, "span_ms_per_step": span, "busy_ms_per_step": busy,
         "summed_op_ms_per_step": total,
@@ -192,12 +211,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=2, help="traced steps (after two warm-up steps)")
     p.add_argument("--top", type=int, default=20)
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--ops", type=int, default=0, help="also list this many single HLO ops")
+    p.add_argument("--match", default="", help="list only ops whose jax op_name contains this")
+    p.add_argument("--vmap", type=int, default=0, help="profile the step of this many vmapped λ models")
     p.add_argument("--compressai", action="store_true", help="also profile CompressAI's step (torch.profiler)")
     args = p.parse_args(argv)
     record: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "python -m benchmarks.profile_step " + " ".join(argv if argv is not None else []),
-        "model": args.model, "quality": args.quality, "batch": args.batch, "size": args.size,
+        "model": args.model, "quality": args.quality, "batch": args.batch, "size": args.size, "vmap": args.vmap,
         "steps": args.steps, "cpu_count": os.cpu_count(), "jlic": profile_jlic(args)}
     if args.compressai:
         record["compressai"] = profile_compressai(args)
