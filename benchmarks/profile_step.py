@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.records import append_record
-from benchmarks.train_step import _batch
+from benchmarks.train_step import _batch, compressai_step
 
 
 def _op_names(hlo_text: str) -> dict[str, tuple[str, str]]:
@@ -163,28 +163,8 @@ def profile_jlic(args: argparse.Namespace) -> dict[str, Any]:
 
 def profile_compressai(args: argparse.Namespace) -> dict[str, Any]:
     import torch
-    from compressai import zoo
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    ctor = {"bmshj2018-hyperprior": zoo.bmshj2018_hyperprior, "mbt2018-mean": zoo.mbt2018_mean,
-            "mbt2018": zoo.mbt2018}[args.model]
-    net = ctor(quality=args.quality, pretrained=False).train()
-    opt = torch.optim.Adam([p for n, p in net.named_parameters() if not n.endswith(".quantiles")], lr=1e-4)
-    aux_opt = torch.optim.Adam([p for n, p in net.named_parameters() if n.endswith(".quantiles")], lr=1e-3)
-    x = torch.from_numpy(_batch(args.batch, args.size).transpose(0, 3, 1, 2).copy())
-
-    def step() -> None:
-        opt.zero_grad()
-        aux_opt.zero_grad()
-        out = net(x)
-        bpp = sum(torch.log(v).sum() for v in out["likelihoods"].values()) / (-np.log(2) * x[:, 0].numel())
-        (args.lmbda * 255**2 * torch.nn.functional.mse_loss(out["x_hat"], x) + bpp).backward()
-        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-        opt.step()
-        net.aux_loss().backward()
-        aux_opt.step()
-
+    step = compressai_step(args)
     step()
     t0 = time.perf_counter()
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:

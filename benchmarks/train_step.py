@@ -126,8 +126,9 @@ def _jlic_worker(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- CompressAI
 
 
-def _compressai_worker(args: argparse.Namespace) -> dict[str, Any]:
-    import compressai
+def compressai_step(args: argparse.Namespace) -> Any:
+    """CompressAI's train step for `args.model` at `args.quality`, as its `examples/train.py` does it (two
+    Adam optimizers, `aux_loss().backward()`), on the benchmark batch; returns the zero-argument step."""
     import torch
     from compressai import zoo
 
@@ -156,6 +157,14 @@ def _compressai_worker(args: argparse.Namespace) -> dict[str, Any]:
         aux.backward()
         aux_opt.step()
 
+    return run
+
+
+def _compressai_worker(args: argparse.Namespace) -> dict[str, Any]:
+    import compressai
+    import torch
+
+    run = compressai_step(args)
     out: dict[str, Any] = {"framework": "compressai", "torch": torch.__version__,
                            "compressai": compressai.__version__, "threads": torch.get_num_threads()}
     t0 = time.perf_counter()
