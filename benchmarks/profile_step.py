@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.records import append_record
-from benchmarks.train_step import _batch, compressai_step
+from benchmarks.train_step import compressai_step, jlic_step
 
 
 def _op_names(hlo_text: str) -> dict[str, tuple[str, str]]:
@@ -85,25 +85,8 @@ def _busy_us(events: list[dict[str, Any]]) -> float:
 
 def profile_jlic(args: argparse.Namespace) -> dict[str, Any]:
     import jax
-    import jax.numpy as jnp
 
-    from jlic.models import registry
-    from jlic.train import lambda_axis
-    from jlic.train.state import create_train_state
-    from jlic.train.step import make_train_step
-
-    model = registry.get(args.model, quality=args.quality)
-    config = {"image_shape": (args.batch, args.size, args.size, 3)}
-    x = jnp.asarray(_batch(args.batch, args.size))
-    key, lmbda = jax.random.PRNGKey(0), jnp.float32(args.lmbda)
-    step = make_train_step(model, config)
-    if args.vmap > 1:  # n stacked λ models in one program, as a vmap sweep trains them
-        n = args.vmap
-        state = lambda_axis.stack([create_train_state(model, jax.random.PRNGKey(i), config) for i in range(n)])
-        lmbda = jnp.asarray(np.geomspace(args.lmbda / 4, args.lmbda * 4, n), jnp.float32)
-        step, keys = lambda_axis.vmap_step(step), lambda i: jax.random.split(jax.random.fold_in(key, i), n)
-    else:
-        state, keys = create_train_state(model, key, config), lambda i: jax.random.fold_in(key, i)
+    step, state, x, lmbda, keys = jlic_step(args, max(args.vmap, 1))
     compiled = jax.jit(step, donate_argnums=0).lower(state, x, lmbda, keys(0)).compile()
     names = _op_names(compiled.as_text())
     for i in range(2):

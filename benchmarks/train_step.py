@@ -65,7 +65,10 @@ def _median_time(fn, steps: int) -> tuple[float, list[float]]:
 # ----------------------------------------------------------------------------------------------------- jlic
 
 
-def _jlic_worker(args: argparse.Namespace) -> dict[str, Any]:
+def jlic_step(args: argparse.Namespace, n: int = 1) -> tuple[Any, Any, Any, Any, Any]:
+    """jlic's train step for `args.model` at `args.quality` on the benchmark batch, as
+    `(step to jit, state, batch, λ, keys)` with `keys(i)` the rng of step `i`; with `n > 1`, `n` stacked λ
+    models (λ spread over /4 .. x4 around `args.lmbda`) in one vmapped step, as a vmap sweep trains them."""
     import jax
     import jax.numpy as jnp
 
@@ -77,47 +80,46 @@ def _jlic_worker(args: argparse.Namespace) -> dict[str, Any]:
     model = registry.get(args.model, quality=args.quality)
     config = {"image_shape": (args.batch, args.size, args.size, 3)}
     x = jnp.asarray(_batch(args.batch, args.size))
-    lmbda = jnp.float32(args.lmbda)
     key = jax.random.PRNGKey(0)
-    out: dict[str, Any] = {"framework": "jlic", "jax": jax.__version__, "backend": jax.default_backend()}
-
-    step_fn = make_train_step(model, config)
-    step = jax.jit(step_fn, donate_argnums=0)
+    step = make_train_step(model, config)
+    if n > 1:
+        state = lambda_axis.stack([create_train_state(model, jax.random.PRNGKey(i), config) for i in range(n)])
+        lmbda = jnp.asarray(np.geomspace(args.lmbda / 4, args.lmbda * 4, n), jnp.float32)
+        return (lambda_axis.vmap_step(step), state, x, lmbda,
+                lambda i: jax.random.split(jax.random.fold_in(key, i), n))
     state = create_train_state(model, key, config)
+    return step, state, x, jnp.float32(args.lmbda), lambda i: jax.random.fold_in(key, i)
+
+
+def _time_jlic(args: argparse.Namespace, n: int) -> tuple[float, float, list[float]]:
+    """Compile seconds, median step seconds and all step times of `jlic_step(args, n)` (after a warm-up)."""
+    import jax
+
+    step, state, x, lmbda, keys = jlic_step(args, n)
     t0 = time.perf_counter()
-    compiled = step.lower(state, x, lmbda, key).compile()
-    out["compile_s"] = time.perf_counter() - t0
+    compiled = jax.jit(step, donate_argnums=0).lower(state, x, lmbda, keys(0)).compile()
+    compile_s = time.perf_counter() - t0
     holder = {"state": state}
+    del state
 
     def run(i: list[int] = [0]) -> None:  # noqa: B006 - step counter for fresh rngs
         i[0] += 1
-        holder["state"], m = compiled(holder["state"], x, lmbda, jax.random.fold_in(key, i[0]))
+        holder["state"], m = compiled(holder["state"], x, lmbda, keys(i[0]))
         jax.block_until_ready((holder["state"], m))
 
     run()  # warm-up
-    out["step_s"], out["step_times"] = _median_time(run, args.steps)
+    return (compile_s, *_median_time(run, args.steps))
+
+
+def _jlic_worker(args: argparse.Namespace) -> dict[str, Any]:
+    import jax
+
+    out: dict[str, Any] = {"framework": "jlic", "jax": jax.__version__, "backend": jax.default_backend()}
+    out["compile_s"], out["step_s"], out["step_times"] = _time_jlic(args, 1)
     out["peak_rss_mib"] = _peak_rss_mib()
-
     if args.vmap > 1:
-        n = args.vmap
-        lams = jnp.asarray(np.geomspace(args.lmbda / 4, args.lmbda * 4, n), jnp.float32)
-        del holder["state"], state
-        stacked = lambda_axis.stack([create_train_state(model, jax.random.PRNGKey(i), config)
-                                     for i in range(n)])
-        vstep = jax.jit(lambda_axis.vmap_step(step_fn), donate_argnums=0)
-        keys = jax.random.split(key, n)
-        t0 = time.perf_counter()
-        vcompiled = vstep.lower(stacked, x, lams, keys).compile()
-        out["vmap_compile_s"] = time.perf_counter() - t0
-        vholder = {"state": stacked}
-
-        def vrun() -> None:
-            vholder["state"], m = vcompiled(vholder["state"], x, lams, keys)
-            jax.block_until_ready((vholder["state"], m))
-
-        vrun()
-        out["vmap_n"] = n
-        out["vmap_step_s"], out["vmap_step_times"] = _median_time(vrun, args.steps)
+        out["vmap_n"] = n = args.vmap
+        out["vmap_compile_s"], out["vmap_step_s"], out["vmap_step_times"] = _time_jlic(args, n)
         out["vmap_vs_sequential"] = out["vmap_step_s"] / (n * out["step_s"])
         out["peak_rss_mib_with_vmap"] = _peak_rss_mib()
     return out
