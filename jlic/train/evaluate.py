@@ -131,7 +131,8 @@ def _bd(anchor: rdcurve.RDCurve, test: rdcurve.RDCurve, metric: str) -> str:
     if not (anchor.has(metric) and test.has(metric)) or len(anchor) < 2 or len(test) < 2:
         return "n/a"
     method = "cubic" if min(len(anchor), len(test)) >= 4 else "pchip"
-    rate, dq = (bd_value(test.sorted(), anchor.sorted(), metric, method, q) for q in ("rate", "psnr"))
+    a, t = anchor.sorted(), test.sorted()
+    rate, dq = (bd_value(t, a, metric, method, q) for q in ("rate", "psnr"))
     if rate is None or dq is None:
         return "n/a (no overlap)"
     return f"{rate:+.1f}% ({dq:+.2f} dB)"
