@@ -4,7 +4,15 @@ Each symbol ``s`` is coded with table ``indexes[i]`` of a :class:`~jlic.coding.c
 ``k = s - offset`` if ``0 <= k < length``, otherwise the escape index ``length`` followed by a bypass code
 of the value (so that any int32 round-trips). Symbols are grouped by table index (stable order), and each
 group is coded with one ``constriction`` call, so there is no Python loop per symbol; the decoder derives
-the same groups from the same indexes.
+the same groups from the same indexes. :mod:`jlic.coding.stream` puts many such steps (of any coders) and
+custom segments into one stream, with exactly this layout per step.
+
+Speed (``python -m benchmarks.coding``): the grouping is a one-pass 8-bit radix argsort (16-bit above 256
+tables), group bounds by bisecting the sorted keys, and 32-bit arithmetic (escapes are found as
+``(s - offset) mod 2**32 >= length``, handled by position only when present). What remains is mostly
+``constriction`` itself: its categorical decoder bisects the CDF (~3 ns per halving plus ~5 ns per symbol),
+which on Kodak-sized latents is about half of CompressAI's whole rANS decode time, so decoding cannot get
+much past 2x CompressAI's with this backend; the benchmark measures that floor ("constriction only").
 
 Exactness: ``constriction``'s categorical models work at 24-bit precision and quantize float
 probabilities with ``left_cumulative[i] = trunc(F[i] * (2**24 - n) / sum(w)) + i`` where ``F`` is the
@@ -95,7 +103,7 @@ class Coder:
         bounds = np.empty(num_tables + 1, np.int64)
         bounds[0], bounds[-1] = 0, flat.size
         # Gathering the sorted keys and bisecting is ~2x faster than np.bincount.
-        bounds[1:-1] = np.searchsorted(key[order], self._inner_keys)
+        bounds[1:-1] = np.searchsorted(np.take(key, order), self._inner_keys)
         return order, bounds
 
     def segments(self, symbols: np.ndarray, indexes: np.ndarray) -> list[tuple[np.ndarray, object, tuple]]:
@@ -118,7 +126,7 @@ class Coder:
             symbols = symbols.astype(np.int32)
         order, bounds = self._group(indexes)
         counts = np.diff(bounds)
-        s = symbols.reshape(-1)[order]
+        s = np.take(symbols.reshape(-1), order)
         # v = s - offset modulo 2**32: a symbol is in its table's support iff v < length as unsigned (the
         # true difference lies in (-2**32, 2**32), and offset + length <= int32 max, see cdf.validate).
         length = np.repeat(self._length32, counts)
