@@ -17,7 +17,8 @@ Two cases, each jlic vs CompressAI on the same symbols and the same integer tabl
   ``decode_stream``.
 CompressAI is timed on prebuilt Python lists (the coder call alone) and, as its ``EntropyModel.compress`` /
 ``decompress`` call it, including the array -> list conversion. ``constriction only`` times constriction's
-own calls on jlic's prepared segments (no numpy grouping): the floor of jlic's time with this backend.
+own calls on jlic's prepared segments (no numpy grouping): the floor of jlic's time with this backend; and
+the parts of jlic's decode of y (constriction calls, argsort, bounds, escape test, scatter) are timed alone.
 
 Timing: the competitors run alternately, one call each per round, for ``--repeats`` rounds (their order
 rotating); each figure is the median over the rounds of the calling thread's CPU time (``--clock wall``
@@ -268,6 +269,39 @@ def case_stream(latents: dict[str, Any], repeats: int, clock: Callable[[], float
     return _collect(out, alternate(enc, repeats, clock), alternate(dec, repeats, clock))
 
 
+def decode_breakdown(latents: dict[str, Any], repeats: int, clock: Callable[[], float]) -> dict[str, float]:
+    """Median seconds of each part of ``Coder.decode`` on the y latent (alternated rounds), for profiling."""
+    y, y_idx, tables, _ = latents["y"]
+    c = Coder(tables)
+    data = c.encode(y, y_idx)
+    words = np.frombuffer(data, "<u4").astype(np.uint32)
+    order, bounds = c._group(y_idx)
+    counts = np.diff(bounds)
+    used = np.flatnonzero(counts).tolist()
+    key = y_idx.reshape(-1).astype(c._key_dtype)
+    ans = constriction.stream.stack.AnsCoder(words)
+    parts = [ans.decode(c._model(t), int(counts[t])) for t in used]
+    k = np.concatenate(parts)
+    out = np.empty_like(k)
+
+    def constriction_calls() -> Any:
+        a = constriction.stream.stack.AnsCoder(words)
+        return [a.decode(c._model(t), int(counts[t])) for t in used]
+
+    fns = {
+        "total": lambda: c.decode(data, y_idx),
+        "constriction_decode_calls": constriction_calls,
+        "group_total": lambda: c._group(y_idx),
+        "group_argsort": lambda: np.argsort(key, kind="stable"),
+        "group_bounds": lambda: np.searchsorted(np.take(key, order), c._inner_keys),
+        "concatenate": lambda: np.concatenate(parts),
+        "escape_test_and_offsets": lambda: (np.flatnonzero(k == np.repeat(c._length32, counts)),
+                                            k + np.repeat(c._offset32, counts)),
+        "scatter_to_input_order": lambda: out.__setitem__(order, k),
+    }
+    return {name: statistics.median(t) for name, t in alternate(fns, repeats, clock).items()}
+
+
 def _collect(out: dict[str, Any], enc: dict[str, list[float]], dec: dict[str, list[float]]) -> dict[str, Any]:
     """Medians per competitor and the CompressAI / jlic ratios (speedups: > 1 means jlic is faster)."""
     for name in enc:
@@ -339,6 +373,10 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         if "ratios" in res:
             print(f"[{case}] CompressAI time / jlic time: "
                   + ", ".join(f"{k} {v:.2f}" for k, v in res["ratios"].items()))
+    breakdown = decode_breakdown(latents, args.repeats, clock)
+    print(f"\njlic decode of y ({latents['y'][0].size} symbols), median ms per part: "
+          + ", ".join(f"{k} {v * 1e3:.2f}" for k, v in breakdown.items()))
+    record["decode_breakdown_y_s"] = breakdown
     record.update({k: v for k, v in single.items() if k != "ratios"})
     if "ratios" in single:
         record["ratios_jlic_ans_vs_compressai"] = single["ratios"]
