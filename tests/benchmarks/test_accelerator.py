@@ -66,8 +66,8 @@ def test_install_command_and_folder_check(tmp_path):
 
 
 def test_crop_boxes_include_a_padded_shape():
-    boxes = prepare.crop_boxes(3, 64)
-    assert [b[2:] for b in boxes] == [(64, 64), (64, 64), (48, 80)]
+    boxes = prepare.crop_boxes(4, 64)
+    assert [b[2:] for b in boxes] == [(64, 64), (64, 64), (64, 64), (48, 80)]
 
 
 @pytest.mark.skipif(not prepare.KODAK.is_dir() or not prepare.BSDS.is_dir(), reason="../shared/data missing")
@@ -108,6 +108,7 @@ def test_cpu_dry_run_runs_every_stage(tmp_path):
         assert m["deterministic"] == "absent" or isinstance(m["deterministic"], dict)
 
     (run,) = st["train_step"]["record"]["runs"]
+    assert run["status"] == "ok" and run["model"] == "bmshj2018-factorized"
     res = run["record"]["results"]["bmshj2018-factorized"]
     assert run["record"]["device"] == "cpu" and res["jlic"]["backend"] == "cpu"
     assert res["jlic"]["step_s"] > 0 and res["jlic"]["loss_last"] > 0
