@@ -178,7 +178,7 @@ def stage_tests(cfg: dict[str, Any], rec: Record) -> None:
     except ImportError:
         rec["note"] = "pytest-timeout not installed: no per-test timeout"
     rec["argv"] = args
-    rc = pytest.main(args, plugins=[_PytestRecorder(rec)])
+    rc = pytest.main(list(args), plugins=[_PytestRecorder(rec)])  # pytest prepends addopts in place
     rec["exit_code"] = int(rc)
     c = rec["counts"]
     rec.say(f"{c['passed']} passed, {c['failed']} failed, {c['error']} errors, {c['skipped']} skipped "
