@@ -18,6 +18,13 @@ median of the `r` ratios is reported: the 2-core machine drifts by ±10% between
 the time of one step that trains `n` stacked λ
 models in one program (`jax.vmap`) against `n` sequential single-λ steps. Prints a table and appends a
 JSON record to `benchmarks/results/train_step-<date>.json` (a JSON list).
+
+On a GPU (`--device cuda`, as `benchmarks.accelerator` runs it): jlic runs on JAX's default backend and
+CompressAI on `torch.device("cuda")` (synchronized after every step); `--dtype bf16` is mixed precision
+where it is safe: CompressAI's forward and loss under `torch.autocast(bfloat16)` (autocast keeps log, exp
+and the losses in float32), jlic's step compiled under `jax.default_matmul_precision("bfloat16")` (the
+convolutions' and matrix products' operands in bf16, everything else, the entropy models included, float32);
+both report the last step's loss so a bf16 run can be checked against fp32.
 """
 
 from __future__ import annotations
@@ -97,7 +104,9 @@ def _time_jlic(args: argparse.Namespace, n: int) -> tuple[float, float, list[flo
 
     step, state, x, lmbda, keys = jlic_step(args, n)
     t0 = time.perf_counter()
-    compiled = jax.jit(step, donate_argnums=0).lower(state, x, lmbda, keys(0)).compile()
+    precision = "bfloat16" if getattr(args, "dtype", "fp32") == "bf16" else None
+    with jax.default_matmul_precision(precision):
+        compiled = jax.jit(step, donate_argnums=0).lower(state, x, lmbda, keys(0)).compile()
     compile_s = time.perf_counter() - t0
     holder = {"state": state}
     del state
@@ -106,16 +115,21 @@ def _time_jlic(args: argparse.Namespace, n: int) -> tuple[float, float, list[flo
         i[0] += 1
         holder["state"], m = compiled(holder["state"], x, lmbda, keys(i[0]))
         jax.block_until_ready((holder["state"], m))
+        holder["loss"] = m["loss"]
 
     run()  # warm-up
-    return (compile_s, *_median_time(run, args.steps))
+    out = (compile_s, *_median_time(run, args.steps))
+    args.last_loss = np.asarray(holder["loss"]).tolist()
+    return out
 
 
 def _jlic_worker(args: argparse.Namespace) -> dict[str, Any]:
     import jax
 
-    out: dict[str, Any] = {"framework": "jlic", "jax": jax.__version__, "backend": jax.default_backend()}
+    out: dict[str, Any] = {"framework": "jlic", "jax": jax.__version__, "backend": jax.default_backend(),
+                           "device_kind": jax.devices()[0].device_kind}
     out["compile_s"], out["step_s"], out["step_times"] = _time_jlic(args, 1)
+    out["loss_last"], out["dtype"] = args.last_loss, args.dtype
     out["peak_rss_mib"] = _peak_rss_mib()
     if args.vmap > 1:
         out["vmap_n"] = n = args.vmap
@@ -138,26 +152,32 @@ def compressai_step(args: argparse.Namespace) -> Any:
     torch.manual_seed(0)
     ctor = {"bmshj2018-hyperprior": zoo.bmshj2018_hyperprior, "mbt2018-mean": zoo.mbt2018_mean,
             "mbt2018": zoo.mbt2018, "bmshj2018-factorized": zoo.bmshj2018_factorized}[args.model]
-    net = ctor(quality=args.quality, pretrained=False).train()
+    device = torch.device(getattr(args, "device", "cpu"))
+    bf16 = getattr(args, "dtype", "fp32") == "bf16"
+    net = ctor(quality=args.quality, pretrained=False).train().to(device)
     main_params = [p for n, p in net.named_parameters() if not n.endswith(".quantiles")]
     aux_params = [p for n, p in net.named_parameters() if n.endswith(".quantiles")]
     opt = torch.optim.Adam(main_params, lr=1e-4)
     aux_opt = torch.optim.Adam(aux_params, lr=1e-3)
-    x = torch.from_numpy(_batch(args.batch, args.size).transpose(0, 3, 1, 2).copy())
+    x = torch.from_numpy(_batch(args.batch, args.size).transpose(0, 3, 1, 2).copy()).to(device)
     num_pixels = x.shape[0] * x.shape[2] * x.shape[3]
 
-    def run() -> None:
+    def run() -> Any:
         opt.zero_grad()
         aux_opt.zero_grad()
-        out = net(x)
-        bpp = sum(torch.log(v).sum() for v in out["likelihoods"].values()) / (-np.log(2) * num_pixels)
-        loss = args.lmbda * 255**2 * torch.nn.functional.mse_loss(out["x_hat"], x) + bpp
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = net(x)
+            bpp = sum(torch.log(v).sum() for v in out["likelihoods"].values()) / (-np.log(2) * num_pixels)
+            loss = args.lmbda * 255**2 * torch.nn.functional.mse_loss(out["x_hat"], x) + bpp
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         aux = net.aux_loss()
         aux.backward()
         aux_opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return loss.detach()
 
     return run
 
@@ -168,11 +188,16 @@ def _compressai_worker(args: argparse.Namespace) -> dict[str, Any]:
 
     run = compressai_step(args)
     out: dict[str, Any] = {"framework": "compressai", "torch": torch.__version__,
-                           "compressai": compressai.__version__, "threads": torch.get_num_threads()}
+                           "compressai": compressai.__version__, "threads": torch.get_num_threads(),
+                           "device": args.device, "dtype": args.dtype}
+    if args.device == "cuda":
+        out["device_name"] = torch.cuda.get_device_name(0)
     t0 = time.perf_counter()
     run()  # warm-up
     out["first_step_s"] = time.perf_counter() - t0
-    out["step_s"], out["step_times"] = _median_time(run, args.steps)
+    last: dict[str, Any] = {}
+    out["step_s"], out["step_times"] = _median_time(lambda: last.update(loss=run()), args.steps)
+    out["loss_last"] = float(last["loss"])
     out["peak_rss_mib"] = _peak_rss_mib()
     return out
 
@@ -257,9 +282,15 @@ def _run_worker(framework: str, model: str, args: argparse.Namespace, vmap: bool
     cmd = [sys.executable, "-m", "benchmarks.train_step", "--worker", framework, "--models", model,
            "--steps", str(args.steps), "--batch", str(args.batch), "--size", str(args.size),
            "--quality", str(args.quality), "--lmbda", str(args.lmbda), "--threads", str(args.threads),
-           "--vmap", str(args.vmap if vmap else 0)]
+           "--vmap", str(args.vmap if vmap else 0), "--device", args.device, "--dtype", args.dtype]
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1])
+    if args.device == "cpu" and framework == "jlic":
+        env["JAX_PLATFORMS"] = "cpu"
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1],
+                              timeout=args.worker_timeout)
+    except subprocess.TimeoutExpired:
+        return {"framework": framework, "error": f"timed out after {args.worker_timeout} s"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         return {"framework": framework, "error": (proc.stderr or proc.stdout)[-2000:]}
@@ -294,6 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=1,
                    help="run each (jlic, CompressAI) pair this many times, alternating; median ratio")
     p.add_argument("--breakdown", metavar="MODEL", help="time pieces of the jlic step instead")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: CompressAI on the GPU and jlic on JAX's default backend; cpu: both on the CPU")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], default="fp32", help="bf16: mixed precision (above)")
+    p.add_argument("--worker-timeout", type=float, default=None,
+                   help="seconds per worker process (default: none)")
     p.add_argument("--worker", choices=["jlic", "compressai"], help=argparse.SUPPRESS)
     p.add_argument("--out", default=None, help="JSON list to append to (default: results/train_step-DATE.json)")
     args = p.parse_args(argv)
@@ -337,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.train_step " + " ".join(argv if argv is not None else sys.argv[1:]),
         "batch": args.batch, "size": args.size, "quality": args.quality, "lmbda": args.lmbda,
         "threads": args.threads, "steps": args.steps, "machine": platform.machine(),
+        "device": args.device, "dtype": args.dtype,
         "cpu_count": os.cpu_count(), "loadavg_at_end": load,
     })
     out = Path(args.out) if args.out else RESULTS / f"train_step-{datetime.date.today().isoformat()}.json"
