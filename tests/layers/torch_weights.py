@@ -1,12 +1,14 @@
 """Copy a PyTorch module's weights into the flax param tree of the equivalent jlic block (tests only).
 
 Key rule, as CompressAI names its children: `layer_<i>` -> `<i>` (`conv.<i>` inside a residual unit of an
-attention block), `conv_a_<i>` -> `conv_a.<i>`, `kernel` -> `weight` (OIHW -> HWIO).
+attention block), `conv_a_<i>` -> `conv_a.<i>`, `kernel` -> `weight` (OIHW -> HWIO; transposed convs
+IOHW -> HWIO).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import jax
 import numpy as np
@@ -25,17 +27,20 @@ def torch_key(path: tuple[str, ...]) -> str:
     return ".".join([*parts, leaf])
 
 
-def params_from_torch(shapes, module) -> dict:
-    """Flax params with the structure of `shapes` filled from `module.state_dict()` (every key used)."""
-    sd = {k: v.detach().numpy() for k, v in module.state_dict().items() if not k.endswith(".mask")}
+def params_from_torch(shapes, module, transposed: Callable[[tuple[str, ...]], bool] = lambda path: False
+                      ) -> dict:
+    """Flax params with the structure of `shapes` filled from `module.state_dict()` (every key used);
+    `transposed(path)` tells which kernels are transposed convolutions."""
+    sd = {k: v.detach().numpy() for k, v in module.state_dict().items() if k.split(".")[-1] != "mask"}
     used = set()
 
     def fill(path, leaf):
-        key = torch_key(tuple(getattr(p, "key", p) for p in path))
+        names = tuple(getattr(p, "key", p) for p in path)
+        key = torch_key(names)
         used.add(key)
         v = sd[key]
         if v.ndim == 4:
-            v = v.transpose(2, 3, 1, 0)
+            v = v.transpose(2, 3, 0, 1) if transposed(names) else v.transpose(2, 3, 1, 0)
         assert v.shape == leaf.shape, (key, v.shape, leaf.shape)
         return np.ascontiguousarray(v, np.float32)
 
