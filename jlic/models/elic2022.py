@@ -16,7 +16,11 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
+from jlic.entropy import factorized
+from jlic.latent_codecs import ChannelGroups, Checkerboard, EntropyBottleneck, GaussianConditional, Hyperprior
 from jlic.layers import AttentionBlock, ConvStack, ResidualBottleneckBlock, channel_ramp
+from jlic.models.base import LatentCodecModel
+from jlic.models.registry import register
 from jlic.ops.conv import Conv, ConvTranspose
 from jlic.ops.masked import MaskedConv
 
@@ -141,3 +145,46 @@ def aggregation_widths(groups: Sequence[int], k: int, N: int) -> tuple[int, ...]
 def param_aggregation(groups: Sequence[int], k: int, N: int) -> ConvStack:
     """Param aggregation of group k: 1x1 convs with ReLU between (a pointwise network) -> (scales, means)."""
     return ConvStack(aggregation_widths(groups, k, N), 1)
+
+
+# ----------------------------------------------------------------------------------------------- the model
+
+
+class Elic2022(LatentCodecModel):
+    """ELIC: g_a / g_s above, and one latent-codec composition (no coding code of its own):
+
+    hyperprior(y = channel groups(groups, per group checkerboard(Gaussian conditional, g_sp, aggregation),
+    channel context g_ch from all previous groups), z = entropy bottleneck), with straight-through
+    rounding of y (around the means) and z (around the medians) for the decoder path in training, and
+    CompressAI's merge orders: group input ``concat(g_ch, h_s)``, aggregation input ``concat(g_sp, side)``.
+    """
+
+    N: int
+    M: int
+    groups: tuple[int, ...] | None = None
+    context_widths: tuple[int, ...] = CONTEXT_WIDTHS
+    filters: tuple[int, ...] = (3, 3, 3, 3)
+
+    def group_sizes(self) -> tuple[int, ...]:
+        return default_groups(self.M) if self.groups is None else check_groups(self.groups, self.M)
+
+    def setup(self):
+        g = self.group_sizes()
+        self.g_a = AnalysisElic(self.N, self.M)
+        self.g_s = SynthesisElic(self.N, self.M)
+        self.h_a = HyperAnalysisElic(self.N)
+        self.h_s = HyperSynthesisElic(self.N)
+        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
+        self.channel_context = {f"y{k}": channel_context(g, k, self.context_widths) for k in range(1, len(g))}
+        self.spatial_context = {f"y{k}": spatial_context(g, k) for k in range(len(g))}
+        self.param_aggregation = {f"y{k}": param_aggregation(g, k, self.N) for k in range(len(g))}
+        groups = ChannelGroups(
+            groups=g,
+            codecs=tuple(Checkerboard(GaussianConditional(quantizer="ste"), self.spatial_context[f"y{k}"],
+                                      self.param_aggregation[f"y{k}"]) for k in range(len(g))),
+            channel_context=(None, *(self.channel_context[f"y{k}"] for k in range(1, len(g)))))
+        self.latent_codec = Hyperprior(y=groups, z=EntropyBottleneck(eb, quantizer="ste"), h_a=self.h_a,
+                                       h_s=self.h_s)
+
+
+register("elic2022", Elic2022, {q: {"N": 192, "M": 320} for q in range(1, 9)}, stride=64)

@@ -15,6 +15,9 @@ import numpy as np
 
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 SMALL = {"N": 16, "M": 24}  # M divisible by 3 keeps mbt2018's 10M/3, 8M/3 widths exact
+# Models whose small size is not SMALL: ELIC's groups keep the paper's proportions 1:1:2:4:12.
+SMALL_BY_MODEL = {"cheng2020-anchor": {"N": 16}, "cheng2020-attn": {"N": 16},
+                  "elic2022": {"N": 16, "M": 40, "groups": (2, 2, 4, 8, 24)}}
 
 
 def test_image(size: int = 128) -> np.ndarray:
@@ -50,7 +53,8 @@ def make_compressai_model(name: str, seed: int = 0, steps: int = 3, **kwargs):
 
     torch.manual_seed(seed)
     cls = getattr(cm, COMPRESSAI_CLASSES[name])
-    net = cls(**(kwargs or ({"N": SMALL["N"]} if name.startswith("cheng2020") else SMALL)))
+    kwargs = kwargs or SMALL_BY_MODEL.get(name, SMALL)
+    net = cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()})
     with torch.no_grad():
         for p in net.parameters():
             p.add_(0.05 * torch.randn_like(p) * (1.0 + p.abs().mean()))
