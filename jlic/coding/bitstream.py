@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAGIC = b"JLIC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the model's latents in ONE entropy-coded stream (1: one stream per latent)
 MAX_NAME = 64
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 1 << 28
@@ -98,6 +98,9 @@ def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes |
     magic, version, coder_id, name_len = _FIXED.unpack_from(data)
     if magic != MAGIC:
         raise BitstreamError(f"not a .jlic file (magic {magic!r}, expected {MAGIC!r})")
+    if version == 1:
+        raise BitstreamError("unsupported .jlic format version 1 (one stream per latent, before the latent "
+                             f"codecs); this jlic reads {FORMAT_VERSION}: re-encode the image")
     if version != FORMAT_VERSION:
         raise BitstreamError(f"unsupported .jlic format version {version} (this jlic reads {FORMAT_VERSION})")
     coders = {v: k for k, v in CODER_IDS.items()}

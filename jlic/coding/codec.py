@@ -1,18 +1,11 @@
 """Images to ``.jlic`` bytes and back with a registered model: real entropy coding of its latents.
 
 ``compress(model, params, image) -> bytes`` and ``decompress(model, params, data) -> uint8 image`` work for
-every model whose latents are coded by one of the built-in latent codecs:
-
-* :class:`FactorizedLatents` (bmshj2018-factorized, Ballé et al. 2018, arXiv:1802.01436): ``y`` coded
-  per channel with the factorized density, symbols ``round(y - median)``.
-* :class:`HyperpriorLatents` (bmshj2018-hyperprior, arXiv:1802.01436; mbt2018-mean, Minnen et al. 2018,
-  arXiv:1809.02736): ``z`` as above, then ``y`` with Gaussian tables indexed by ``scale_index(h_s(z_hat))``,
-  symbols ``round(y - mean)``, reconstruction ``symbol + mean``. The encoder decodes its own ``z`` (from
-  the symbols) before computing scales, exactly as the decoder does.
-
-Models with context models (autoregressive, checkerboard, channel-wise) plug in their own coding by
-giving the model object a ``latent_codec`` attribute implementing :class:`LatentCodec`; the container,
-padding, tables and image handling here stay the same.
+every model: ``y = g_a(x)`` is coded by the model's latent codec (``model.latent_codec(params)``, a
+composition from :mod:`jlic.latent_codecs`: entropy bottleneck, hyperprior, raster scan, checkerboard,
+channel groups, ...) into ONE ANS stream (:class:`jlic.coding.stream.StreamWriter`) that the codec tree
+shares; the decoder walks the same tree with a :class:`jlic.coding.stream.StreamReader`. Nothing here
+knows which codecs a model uses.
 
 The image is padded to a multiple of ``model.stride`` by edge replication, centred (as ``model.apply``
 does; CompressAI pads with zeros), and cropped back after decoding. Tables are built once per params
@@ -30,7 +23,7 @@ import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -41,6 +34,7 @@ from jlic.coding import cdf as cdf_lib
 from jlic.coding.bitstream import BitstreamError, Container
 from jlic.coding.cdf import CdfTables
 from jlic.coding.coder import Coder
+from jlic.coding.stream import StreamReader, StreamWriter
 from jlic.entropy import factorized, gaussian
 
 
@@ -96,20 +90,19 @@ class ModelTables:
             )
 
 
-def has_hyperprior(model: Any) -> bool:
-    """Whether the model has a hyper-analysis / hyper-synthesis pair (and a Gaussian conditional on y)."""
-    return hasattr(model.module, "hyper_analysis") and hasattr(model.module, "hyper_synthesis")
-
-
 def build_model_tables(model: Any, params: Any, precision: int = 16) -> ModelTables:
-    """Quantized CDF tables for ``model`` with ``params`` (the expensive part; do it once)."""
+    """Quantized CDF tables for ``model`` with ``params`` (the expensive part; do it once).
+
+    The factorized tables come from the ``entropy_bottleneck`` parameters; the Gaussian scale-table rows
+    are built if the model's latent codec uses a conditional (Gaussian or mixture) leaf.
+    """
     eb = params["entropy_bottleneck"]
     pmf, offset, length = factorized.pmf_table(eb)
     tables = ModelTables(
         factorized=cdf_lib.from_pmf(pmf, offset, length, precision),
         medians=np.asarray(factorized.medians(eb), np.float32),
     )
-    if has_hyperprior(model):
+    if "gaussian" in model.latent_codec(params).tables():
         pmf, offset, length = gaussian.pmf_table(gaussian.SCALE_TABLE)
         tables = ModelTables(
             tables.factorized,
@@ -120,89 +113,8 @@ def build_model_tables(model: Any, params: Any, precision: int = 16) -> ModelTab
     return tables
 
 
-class LatentCodec(Protocol):
-    """How a model's latents become streams. ``x`` is the padded NHWC image (batch 1)."""
-
-    def encode(self, codec: Codec, x: np.ndarray) -> tuple[list[bytes], dict[str, np.ndarray]]:
-        """Streams and the quantized latents (``y_hat`` at least) the decoder will reproduce."""
-        ...
-
-    def decode(self, codec: Codec, streams: list[bytes], x_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        """The quantized latents (``y_hat`` at least) from the streams."""
-        ...
-
-
-def _quantize(x: np.ndarray, offset: np.ndarray | float) -> np.ndarray:
-    """Symbols ``round(x - offset)`` (half to even, as ``jnp.round`` / ``torch.round``), int32."""
-    return np.rint(np.asarray(x, np.float32) - np.asarray(offset, np.float32)).astype(np.int32)
-
-
 def _shape_of(fn: Callable, *args: Any) -> tuple[int, ...]:
     return tuple(jax.eval_shape(fn, *args).shape)
-
-
-class FactorizedLatents:
-    """One stream: ``y`` with per-channel factorized tables."""
-
-    def encode(self, codec: Codec, x: np.ndarray) -> tuple[list[bytes], dict[str, np.ndarray]]:
-        y = np.asarray(codec.fn("analysis")(codec.params, x))
-        sym = _quantize(y, codec.tables.medians)
-        idx = np.broadcast_to(np.arange(y.shape[-1], dtype=np.int32), y.shape)
-        return [codec.coders["factorized"].encode(sym, idx)], {"y": sym, "y_hat": sym + codec.tables.medians}
-
-    def decode(self, codec: Codec, streams: list[bytes], x_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        if len(streams) != 1:
-            raise BitstreamError(f"expected 1 stream for {codec.model.name}, got {len(streams)}")
-        y_shape = _shape_of(codec.model.analysis, codec.params, jax.ShapeDtypeStruct(x_shape, jnp.float32))
-        if y_shape[-1] != codec.tables.factorized.num_tables:
-            raise ValueError("tables do not match the model's latent channels")
-        idx = np.broadcast_to(np.arange(y_shape[-1], dtype=np.int32), y_shape)
-        sym = codec.coders["factorized"].decode(streams[0], idx)
-        return {"y": sym, "y_hat": sym + codec.tables.medians}
-
-
-class HyperpriorLatents:
-    """Two streams, ``[z, y]`` (decode order): ``z`` factorized, ``y`` Gaussian given ``h_s(z_hat)``."""
-
-    def _y_params(self, codec: Codec, z_sym: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z_hat = z_sym.astype(np.float32) + codec.tables.medians
-        scales, means = codec.fn("hyper_synthesis")(codec.params, z_hat)
-        idx = np.asarray(codec.fn("scale_index")(scales), np.int32)
-        mean = np.zeros(idx.shape, np.float32) if means is None else np.asarray(means, np.float32)
-        return idx, mean
-
-    def encode(self, codec: Codec, x: np.ndarray) -> tuple[list[bytes], dict[str, np.ndarray]]:
-        y = np.asarray(codec.fn("analysis")(codec.params, x))
-        z = np.asarray(codec.fn("hyper_analysis")(codec.params, y))
-        z_sym = _quantize(z, codec.tables.medians)
-        z_idx = np.broadcast_to(np.arange(z.shape[-1], dtype=np.int32), z.shape)
-        z_stream = codec.coders["factorized"].encode(z_sym, z_idx)
-        idx, mean = self._y_params(codec, z_sym)  # from the decoded z, as the decoder will
-        y_sym = _quantize(y, mean)
-        y_stream = codec.coders["gaussian"].encode(y_sym, idx)
-        return [z_stream, y_stream], {"z": z_sym, "y": y_sym, "y_index": idx, "y_hat": y_sym + mean}
-
-    def decode(self, codec: Codec, streams: list[bytes], x_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
-        if len(streams) != 2:
-            raise BitstreamError(f"expected 2 streams for {codec.model.name}, got {len(streams)}")
-        x_struct = jax.ShapeDtypeStruct(x_shape, jnp.float32)
-        z_shape = _shape_of(lambda p, x: codec.model.hyper_analysis(p, codec.model.analysis(p, x)),
-                            codec.params, x_struct)
-        if z_shape[-1] != codec.tables.factorized.num_tables:
-            raise ValueError("tables do not match the model's hyper-latent channels")
-        z_idx = np.broadcast_to(np.arange(z_shape[-1], dtype=np.int32), z_shape)
-        z_sym = codec.coders["factorized"].decode(streams[0], z_idx)
-        idx, mean = self._y_params(codec, z_sym)
-        y_sym = codec.coders["gaussian"].decode(streams[1], idx)
-        return {"z": z_sym, "y": y_sym, "y_index": idx, "y_hat": y_sym + mean}
-
-
-def latent_codec_for(model: Any) -> LatentCodec:
-    """The model's own ``latent_codec`` if it has one, else the built-in codec matching its hooks."""
-    own = getattr(model, "latent_codec", None)
-    if own is not None:
-        return own
-    return HyperpriorLatents() if has_hyperprior(model) else FactorizedLatents()
 
 
 def to_float_image(image: np.ndarray) -> np.ndarray:
@@ -220,29 +132,27 @@ def to_float_image(image: np.ndarray) -> np.ndarray:
 
 
 class Codec:
-    """A model + params + tables, with jit-compiled transforms; ``compress`` / ``decompress`` images."""
+    """A model + params + tables, with jit-compiled transforms; ``compress`` / ``decompress`` images.
 
-    def __init__(self, model: Any, params: Any, tables: ModelTables | None = None, jit: bool = True) -> None:
+    ``jit=False`` runs every network op by op; ``batch`` is the positions per network call of a
+    raster-scan codec (``None``: whole wavefronts). Neither changes the bytes or the decoded latents.
+    """
+
+    def __init__(self, model: Any, params: Any, tables: ModelTables | None = None, jit: bool = True,
+                 batch: int | None = None) -> None:
         self.model = model
         self.params = params
         self.tables = build_model_tables(model, params) if tables is None else tables
         self.coders = {"factorized": Coder(self.tables.factorized)}
         if self.tables.gaussian is not None:
             self.coders["gaussian"] = Coder(self.tables.gaussian)
-        self.latent_codec = latent_codec_for(model)
+        self.context = model.coding_context(params, self.tables, self.coders, jit=jit, batch=batch)
+        self.latent_codec = self.context.root()
         # The hash covers the architecture config *and* the coding tables (a digest of the params' entropy
         # models), so a file is refused by a checkpoint of another λ / training step, not decoded to garbage.
         tables_digest = self.tables.digest()
         self.config_hash = bitstream.config_hash(model.name, {**dict(model.kwargs), "tables": tables_digest})
-        scale_table = self.tables.scale_table
-        fns: dict[str, Callable] = {
-            "analysis": model.analysis,
-            "synthesis": model.synthesis,
-            "scale_index": lambda s: gaussian.scale_index(s, scale_table),
-        }
-        if has_hyperprior(model):
-            fns["hyper_analysis"] = model.hyper_analysis
-            fns["hyper_synthesis"] = model.hyper_synthesis
+        fns: dict[str, Callable] = {"analysis": model.analysis, "synthesis": model.synthesis}
         self._fns = {k: jax.jit(f) if jit else f for k, f in fns.items()}
 
     def fn(self, name: str) -> Callable:
@@ -259,26 +169,34 @@ class Codec:
         return x[None], pads
 
     def compress_with_latents(self, image: np.ndarray) -> tuple[bytes, dict[str, np.ndarray]]:
-        """``compress`` plus the quantized latents it coded (for tests and bit accounting)."""
+        """``compress`` plus the coded latents: symbols by latent name (``"y"``, ``"z"``) and ``"y_hat"``."""
         x, pads = self.pad(image)
-        streams, latents = self.latent_codec.encode(self, x)
+        y = np.asarray(self.fn("analysis")(self.params, x), np.float32)
+        writer = StreamWriter()
+        y_hat, symbols = self.latent_codec.encode(self.context, writer, y, None)
         h, w = np.shape(image)[:2]
-        data = bitstream.pack(Container(self.model.name, self.config_hash, h, w, 3, 8, pads, streams))
-        return data, latents
+        data = bitstream.pack(Container(self.model.name, self.config_hash, h, w, 3, 8, pads, [writer.finish()]))
+        return data, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
 
     def compress(self, image: np.ndarray) -> bytes:
         """HxWx3 image (uint8, uint16 or float in [0, 1]) -> ``.jlic`` bytes."""
         return self.compress_with_latents(image)[0]
 
     def decompress_latents(self, data: bytes) -> tuple[Container, dict[str, np.ndarray]]:
-        """Parse, verify and entropy-decode ``data``; the container and the quantized latents."""
+        """Parse, verify and entropy-decode ``data``; the container and the decoded latents."""
         c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
         t, b, left, r = c.padding
         stride = self.model.stride
         hp, wp = c.height + t + b, c.width + left + r
         if hp % stride or wp % stride or max(t + b, left + r) >= stride:
             raise BitstreamError(f"padding {c.padding} of a {c.height}x{c.width} image is not the model's")
-        return c, self.latent_codec.decode(self, c.streams, (1, hp, wp, 3))
+        if len(c.streams) != 1:
+            raise BitstreamError(f"expected 1 entropy-coded stream for {self.model.name}, got {len(c.streams)}")
+        y_shape = _shape_of(self.model.analysis, self.params, jax.ShapeDtypeStruct((1, hp, wp, 3), jnp.float32))
+        reader = StreamReader(c.streams[0])
+        y_hat, symbols = self.latent_codec.decode(self.context, reader, y_shape, None)
+        reader.finish()
+        return c, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
 
     def decompress(self, data: bytes) -> np.ndarray:
         """``.jlic`` bytes -> HxWx3 uint8 image."""

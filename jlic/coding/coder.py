@@ -43,6 +43,8 @@ _CODER_PRECISION = 24  # constriction's fixed-point precision for its default mo
 _MAX_RAW_BITS = 34  # raw escape values are < 2**34 (int32 value minus int32 offset, doubled)
 _CHUNK_BITS = 16
 _models = constriction.stream.model
+_NBITS_MODEL = _models.Uniform(_MAX_RAW_BITS + 1)
+_CHUNK_FAMILY = _models.Uniform()
 
 
 class Coder:
@@ -60,8 +62,8 @@ class Coder:
         self._offset32 = tables.offset.astype(np.int32)
         self._counts = tables.counts()
         self._cache: dict[int, object] = {}
-        self._nbits_model = _models.Uniform(_MAX_RAW_BITS + 1)
-        self._chunk_family = _models.Uniform()
+        self._nbits_model = _NBITS_MODEL
+        self._chunk_family = _CHUNK_FAMILY
 
     def _model(self, t: int) -> object:
         model = self._cache.get(t)
@@ -112,10 +114,7 @@ class Coder:
         for t in np.flatnonzero(counts):
             segments.append((k[bounds[t]:bounds[t + 1]], self._model(int(t)), ()))
         if escape.any():
-            nbits, chunks, chunk_sizes = _escape_payload(v[escape], length[escape])
-            segments.append((nbits, self._nbits_model, ()))
-            if chunks.size:
-                segments.append((chunks, self._chunk_family, (chunk_sizes,)))
+            segments.extend(_escape_segments(v[escape], length[escape]))
         return segments
 
     def encode(self, symbols: np.ndarray, indexes: np.ndarray) -> bytes:
@@ -150,10 +149,7 @@ class Coder:
             values = k + offset  # in-support values fit int32 (offset + length <= int32 max, see validate)
             num_escapes = int(np.count_nonzero(escape))
             if num_escapes:
-                nbits = np.asarray(coder.decode(self._nbits_model, num_escapes), np.int64)
-                sizes, owner, shift = _chunk_layout(nbits)
-                chunks = np.asarray(coder.decode(self._chunk_family, sizes), np.int64) if sizes.size else sizes
-                wide = _escape_values(nbits, chunks, owner, shift, length[escape]) + offset[escape]
+                wide = _decode_escapes(coder, length[escape].astype(np.int64)) + offset[escape]
                 if wide.min() < np.iinfo(np.int32).min or wide.max() > np.iinfo(np.int32).max:
                     raise BitstreamError("decoded escape value outside int32 (corrupt stream)")
                 values[escape] = wide
@@ -185,6 +181,25 @@ class Coder:
         if self.backend == "ans" and not coder.is_empty():
             raise BitstreamError("entropy-coded stream has trailing data (corrupt or wrong indexes)")
         return out
+
+
+def _escape_segments(v: np.ndarray, length: np.ndarray) -> list[tuple[np.ndarray, object, tuple]]:
+    """Segments (decode order) of the bypass codes of escaped table-relative values ``v`` (int64)."""
+    if not v.size:
+        return []
+    nbits, chunks, chunk_sizes = _escape_payload(v, length)
+    segments: list[tuple[np.ndarray, object, tuple]] = [(nbits, _NBITS_MODEL, ())]
+    if chunks.size:
+        segments.append((chunks, _CHUNK_FAMILY, (chunk_sizes,)))
+    return segments
+
+
+def _decode_escapes(coder: Any, length: np.ndarray) -> np.ndarray:
+    """Invert :func:`_escape_segments` from a constriction decoder: int64 table-relative values."""
+    nbits = np.asarray(coder.decode(_NBITS_MODEL, length.size), np.int64)
+    sizes, owner, shift = _chunk_layout(nbits)
+    chunks = np.asarray(coder.decode(_CHUNK_FAMILY, sizes), np.int64) if sizes.size else sizes
+    return _escape_values(nbits, chunks, owner, shift, length)
 
 
 def _escape_payload(v: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1,8 +1,10 @@
-"""The model interface shared by every registered model: pure `init`/`apply` plus coding hooks.
+"""The model interface shared by every registered model: pure `init`/`apply`, transforms, latent codec.
 
-A model is a flax linen module wrapped with its registry name and constructor arguments, so that a
-checkpoint (`model.json` + params) rebuilds it exactly. Images are NHWC float32 in [0, 1]; inputs of any
-size are padded to a multiple of `stride` (edge replication) and the reconstruction is cropped back.
+A model is a flax linen module (:class:`LatentCodecModel`: transforms `g_a`, `g_s` and one latent-codec
+composition `latent_codec` from :mod:`jlic.latent_codecs`, built in `setup`) wrapped with its registry
+name and constructor arguments, so that a checkpoint (`model.json` + params) rebuilds it exactly. Images
+are NHWC float32 in [0, 1]; inputs of any size are padded to a multiple of `stride` (edge replication)
+and the reconstruction is cropped back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jlic.entropy import factorized
+from jlic.latent_codecs import CodingContext, ConditionalLeaf, Hyperprior, LatentCodec, RasterScan
 
 Array = jax.Array
 Params = Any
@@ -47,6 +50,55 @@ def crop_image(x: Array, pads: tuple[tuple[int, int], tuple[int, int]]) -> Array
     """Undo `pad_image`."""
     (top, bottom), (left, right) = pads
     return x[:, top: x.shape[1] - bottom, left: x.shape[2] - right, :]
+
+
+class LatentCodecModel(nn.Module):
+    """Base module of the registered models: `setup` defines `g_a`, `g_s` and `latent_codec`.
+
+    `__call__(x, train)` is `g_s(latent_codec.forward(g_a(x)))` with the likelihoods of every latent;
+    the other methods are the parts `CompressionModel` exposes (hyperprior and context accessors look
+    up the composition, so they exist only where it has those parts).
+    """
+
+    def __call__(self, x: Array, train: bool) -> tuple[Array, dict[str, Array]]:
+        key = self.make_rng("noise") if train else None
+        out = self.latent_codec.forward(self.g_a(x), None, train, key)
+        return self.g_s(out.y_hat), out.likelihoods
+
+    def analysis(self, x: Array) -> Array:
+        return self.g_a(x)
+
+    def synthesis(self, y_hat: Array) -> Array:
+        return self.g_s(y_hat)
+
+    def _hyperprior(self) -> Hyperprior:
+        if not isinstance(self.latent_codec, Hyperprior):
+            raise AttributeError(f"{type(self).__name__} has no hyperprior")
+        return self.latent_codec
+
+    def hyper_analysis(self, y: Array) -> Array:
+        return self._hyperprior().h_a(y)
+
+    def hyper_params(self, z_hat: Array) -> Array:
+        """`h_s(z_hat)`: the side tensor the y codec gets."""
+        return self._hyperprior().h_s(z_hat)
+
+    def hyper_synthesis(self, z_hat: Array) -> tuple[Array, Array | None]:
+        """(scales, means or None) of a Gaussian y codec from `h_s(z_hat)` alone."""
+        hp = self._hyperprior()
+        side = hp.h_s(z_hat)
+        if isinstance(hp.y, ConditionalLeaf) and hasattr(hp.y, "split"):
+            scales, means = hp.y.split(side)
+            return scales, (None if isinstance(means, float) else means)
+        scales, means = jnp.split(side, 2, axis=-1)
+        return scales, means
+
+    def context_full(self, y_hat: Array, hyper: Array) -> tuple[Array, Array]:
+        """(scales, means) at every position of `y_hat` from its causal context (raster-scan models)."""
+        rs = self._hyperprior().y
+        if not isinstance(rs, RasterScan):
+            raise AttributeError(f"{type(self).__name__} has no raster-scan context")
+        return rs.y.split(rs.full_params(y_hat, hyper))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -99,3 +151,20 @@ class CompressionModel:
     def hyper_synthesis(self, params: Params, z_hat: Array) -> tuple[Array, Array | None]:
         """`h_s`: quantized hyper-latent -> (scales, means or None)."""
         return self._method("hyper_synthesis", params, z_hat)
+
+    def hyper_params(self, params: Params, z_hat: Array) -> Array:
+        """`h_s(z_hat)` as the y codec gets it (one tensor)."""
+        return self._method("hyper_params", params, z_hat)
+
+    def context_full(self, params: Params, y_hat: Array, hyper: Array) -> tuple[Array, Array]:
+        """(scales, means) of a raster-scan context model at every position of `y_hat`."""
+        return self._method("context_full", params, y_hat, hyper)
+
+    def latent_codec(self, params: Params) -> LatentCodec:
+        """The root latent codec, bound to `params` (for its structure; coding goes through a context)."""
+        return self.module.bind({"params": params}).latent_codec
+
+    def coding_context(self, params: Params, tables: Any, coders: Mapping[str, Any], jit: bool = True,
+                       batch: int | None = None) -> CodingContext:
+        """What the latent codecs need to code with `params` (see :class:`jlic.latent_codecs.CodingContext`)."""
+        return CodingContext(self.module, params, tables, coders, jit=jit, batch=batch)

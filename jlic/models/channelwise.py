@@ -8,7 +8,8 @@ and scale from `cc_mean_transforms[i]` / `cc_scale_transforms[i]` applied to the
 quantization error is added. The hyperprior has separate mean and scale synthesis transforms. Transforms
 `g_a`/`g_s` are the GDN ones of Ballé et al. (as in the paper's baseline). Training: the likelihood uses
 noisy y, the decoder path straight-through rounding (`quantization="ste"`, as in the paper) or noisy y.
-Coding: #slices passes (`jlic.entropy.context.passes.ChannelwiseLatents`).
+Composition: hyperprior(y = channel groups of `num_slices` equal slices (Gaussian conditional each, channel
+context and latent residual prediction from the model's slice networks), z = entropy bottleneck).
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jlic.entropy import factorized, gaussian
-from jlic.entropy.context.passes import ChannelwiseLatents
-from jlic.models.base import CompressionModel, Params
-from jlic.models.bmshj2018 import AnalysisGDN, HyperTransformHooks, SynthesisGDN, quantize_pair
+from jlic.entropy import factorized
+from jlic.latent_codecs import ChannelGroups, EntropyBottleneck, GaussianConditional, Hyperprior
+from jlic.models.base import LatentCodecModel
+from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN
 from jlic.models.mbt2018_mean import HyperAnalysisLeaky
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, ConvTranspose
@@ -56,7 +57,7 @@ class SliceTransform(nn.Module):
         return Conv(self.out, 3, 1, name="layer_4")(h)
 
 
-class ChannelwiseHyperprior(HyperTransformHooks, nn.Module):
+class ChannelwiseHyperprior(LatentCodecModel):
     """Channel-conditional mean-scale hyperprior with latent residual prediction."""
 
     N: int
@@ -79,77 +80,34 @@ class ChannelwiseHyperprior(HyperTransformHooks, nn.Module):
         self.cc_mean_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
         self.cc_scale_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
         self.lrp_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
-        self.entropy_bottleneck = self.param("entropy_bottleneck",
-                                             lambda key: factorized.init(key, self.N, self.filters))
+        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
+        n = self.num_slices
+        y = ChannelGroups(groups=(size,) * n, codecs=(GaussianConditional(quantizer=self.quantization),) * n,
+                          channel_context=[functools.partial(self.slice_params, i) for i in range(n)],
+                          lrp=[functools.partial(self.slice_lrp, i) for i in range(n)], context_takes_side=True)
+        self.latent_codec = Hyperprior(y=y, z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.hyper_side)
 
-    def hyper_params(self, z_hat: Array) -> Array:
+    def hyper_side(self, z_hat: Array) -> Array:
         """concat(latent means, latent scales) (..., 2M)."""
         return jnp.concatenate([self.h_mean_s(z_hat), self.h_scale_s(z_hat)], axis=-1)
 
     def _support(self, prev: Array, i: int) -> Array:
-        size = self.M // self.num_slices
-        return prev[..., : min(i, self.max_support_slices) * size]
+        return prev[..., : min(i, self.max_support_slices) * (self.M // self.num_slices)]
 
-    def slice_params(self, hyper: Array, prev: Array, i: int) -> tuple[Array, Array]:
-        """(scales, means) of slice i from the hyperprior and the decoded slices `prev` (..., i*M/S)."""
+    def slice_params(self, i: int, prev: Array, hyper: Array) -> Array:
+        """concat(scales, means) of slice i from the hyperprior and the decoded slices `prev` (..., i*M/S)."""
         latent_means, latent_scales = jnp.split(hyper, 2, axis=-1)
         support = self._support(prev, i)
         mu = self.cc_mean_transforms[i](jnp.concatenate([latent_means, support], -1))
         sigma = self.cc_scale_transforms[i](jnp.concatenate([latent_scales, support], -1))
-        return sigma, mu
+        return jnp.concatenate([sigma, mu], -1)
 
-    def slice_lrp(self, hyper: Array, upto: Array, i: int) -> Array:
-        """Latent residual prediction of slice i from the decoded slices up to and including slice i."""
-        size = self.M // self.num_slices
+    def slice_lrp(self, i: int, prev: Array, hyper: Array, y_hat_i: Array) -> Array:
+        """Latent residual prediction of slice i from the decoded slices before it and slice i itself."""
         latent_means = jnp.split(hyper, 2, axis=-1)[0]
-        support = self._support(upto[..., : i * size], i)
-        lrp = self.lrp_transforms[i](jnp.concatenate([latent_means, support, upto[..., i * size:]], -1))
+        lrp = self.lrp_transforms[i](jnp.concatenate([latent_means, self._support(prev, i), y_hat_i], -1))
         return 0.5 * jnp.tanh(lrp)
-
-    def __call__(self, x: Array, train: bool) -> tuple[Array, dict[str, Array]]:
-        y = self.g_a(x)
-        z = self.h_a(y)
-        kz, ky = jax.random.split(self.make_rng("noise")) if train else (None, None)
-        z_lik, z_dec = quantize_pair(z, train, "noise", factorized.medians(self.entropy_bottleneck), kz)
-        hyper = self.hyper_params(z_dec)
-        size = self.M // self.num_slices
-        keys = jax.random.split(ky, self.num_slices) if train else [None] * self.num_slices
-        y_hats, y_liks = [], []
-        for i in range(self.num_slices):
-            y_i = y[..., i * size:(i + 1) * size]
-            prev = jnp.concatenate(y_hats, -1) if y_hats else y[..., :0]
-            sigma, mu = self.slice_params(hyper, prev, i)
-            y_lik, y_dec = quantize_pair(y_i, train, self.quantization, mu, keys[i])
-            y_liks.append(gaussian.likelihood(y_lik, sigma, mu))
-            y_dec = y_dec + self.slice_lrp(hyper, jnp.concatenate([prev, y_dec], -1), i)
-            y_hats.append(y_dec)
-        likelihoods = {
-            "y": jnp.concatenate(y_liks, -1),
-            "z": factorized.likelihood(self.entropy_bottleneck, z_lik),
-        }
-        return self.g_s(jnp.concatenate(y_hats, -1)), likelihoods
-
-    def hyper_synthesis(self, z_hat: Array) -> tuple[Array, Array | None]:
-        """(latent scales, latent means): the hyperprior alone, before channel conditioning."""
-        return self.h_scale_s(z_hat), self.h_mean_s(z_hat)
-
-
-class ChannelwiseModel(CompressionModel):
-    """Registered channel-wise model: y coded in `num_slices` passes."""
-
-    def hyper_params(self, params: Params, z_hat: Array) -> Array:
-        return self._method("hyper_params", params, z_hat)
-
-    def slice_params(self, params: Params, hyper: Array, prev: Array, i: int) -> tuple[Array, Array]:
-        return self._method("slice_params", params, hyper, prev, i)
-
-    def slice_lrp(self, params: Params, hyper: Array, upto: Array, i: int) -> Array:
-        return self._method("slice_lrp", params, hyper, upto, i)
-
-    @functools.cached_property
-    def latent_codec(self) -> ChannelwiseLatents:
-        return ChannelwiseLatents(self)
 
 
 register("minnen2020-channelwise", ChannelwiseHyperprior, {q: {"N": 192, "M": 320} for q in range(1, 9)},
-         stride=64, wrapper=ChannelwiseModel)
+         stride=64)

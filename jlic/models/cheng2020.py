@@ -4,19 +4,25 @@ and attention modules", arXiv 2001.01568: `cheng2020-anchor` and `cheng2020-attn
 Layer lists of CompressAI's `Cheng2020Anchor` / `Cheng2020Attention` (residual blocks, sub-pixel upsampling,
 simplified attention; M = N), with mbt2018's context model and entropy parameters. `likelihood="gaussian"`
 (CompressAI's single Gaussian, coded by wavefronts like mbt2018) or `"mixture"` (the paper's K=3 discretized
-Gaussian mixture, `jlic.entropy.mixture`; the entropy parameters then output 3*K*M channels).
+Gaussian mixture, `jlic.entropy.mixture`; the entropy parameters then output 3*K*M channels). Composition:
+hyperprior(y = raster scan(Gaussian or Gaussian-mixture conditional), z = entropy bottleneck).
 """
 
 from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
-from jlic import quantize
 from jlic.entropy import factorized, mixture
-from jlic.models.bmshj2018 import quantize_pair
-from jlic.models.mbt2018 import ContextModel, EntropyParameters, JointAutoregressiveHierarchicalPriors
+from jlic.latent_codecs import (
+    EntropyBottleneck,
+    GaussianConditional,
+    GaussianMixtureConditional,
+    Hyperprior,
+    RasterScan,
+)
+from jlic.models.base import LatentCodecModel
+from jlic.models.mbt2018 import EntropyParameters
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, SubpelConv
 from jlic.ops.gdn import GDN
@@ -161,20 +167,22 @@ class HyperSynthesisCheng(nn.Module):
     N: int
 
     @nn.compact
-    def __call__(self, z: Array) -> tuple[Array, Array]:
+    def __call__(self, z: Array) -> Array:
         n = self.N
         h = _lrelu(Conv(n, 3, 1, name="layer_0")(z))
         h = _lrelu(SubpelConv(n, 2, name="layer_2")(h))
         h = _lrelu(Conv(n * 3 // 2, 3, 1, name="layer_4")(h))
         h = _lrelu(SubpelConv(n * 3 // 2, 2, name="layer_6")(h))
-        h = Conv(2 * n, 3, 1, name="layer_8")(h)
-        scales, means = jnp.split(h, 2, axis=-1)
-        return scales, means
+        return Conv(2 * n, 3, 1, name="layer_8")(h)
 
 
-class Cheng2020(JointAutoregressiveHierarchicalPriors):
+class Cheng2020(LatentCodecModel):
     """cheng2020-anchor (`attention=False`) / cheng2020-attn; `likelihood` "gaussian" or "mixture"."""
 
+    N: int
+    M: int
+    quantization: str = "noise"
+    filters: tuple[int, ...] = (3, 3, 3, 3)
     attention: bool = False
     likelihood: str = "gaussian"
     K: int = mixture.K_DEFAULT
@@ -187,37 +195,12 @@ class Cheng2020(JointAutoregressiveHierarchicalPriors):
         self.h_a = HyperAnalysisCheng(self.N)
         self.h_s = HyperSynthesisCheng(self.N)
         self.context_prediction = MaskedConv(self.M, 2 * self.M, 5, "A")
-        out = 2 * self.M if self.likelihood == "gaussian" else 3 * self.K * self.M
-        self.entropy_parameters = EntropyParameters(self.M, out)
-        self.entropy_bottleneck = self.param("entropy_bottleneck",
-                                             lambda key: factorized.init(key, self.N, self.filters))
-
-    def mixture_params(self, hyper: Array, ctx: Array) -> tuple[Array, Array, Array]:
-        """(means, scales, weight logits), each (..., M, K)."""
-        return mixture.split_params(self.entropy_parameters(jnp.concatenate([hyper, ctx], -1)), self.K)
-
-    def mixture_taps(self, taps: Array, hyper: Array) -> tuple[Array, Array, Array]:
-        return self.mixture_params(hyper, self.context_prediction.taps(taps))
-
-    def __call__(self, x: Array, train: bool) -> tuple[Array, dict[str, Array]]:
-        if self.likelihood == "gaussian":
-            return super().__call__(x, train)
-        y = self.g_a(x)
-        z = self.h_a(y)
-        kz, ky = jax.random.split(self.make_rng("noise")) if train else (None, None)
-        z_lik, z_dec = quantize_pair(z, train, "noise", factorized.medians(self.entropy_bottleneck), kz)
-        hyper = self.hyper_params(z_dec)
-        if train:
-            y_lik = quantize.noise(y, ky)
-            y_dec = y_lik if self.quantization == "noise" else quantize.round_ste(y)
-        else:
-            y_lik = y_dec = quantize.round_offset(y)
-        means, scales, logits = self.mixture_params(hyper, self.context_prediction(y_lik))
-        likelihoods = {
-            "y": mixture.likelihood(y_lik, means, scales, logits),
-            "z": factorized.likelihood(self.entropy_bottleneck, z_lik),
-        }
-        return self.g_s(y_dec), likelihoods
+        gaussian = self.likelihood == "gaussian"
+        self.entropy_parameters = EntropyParameters(self.M, 2 * self.M if gaussian else 3 * self.K * self.M)
+        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
+        leaf = GaussianConditional() if gaussian else GaussianMixtureConditional(self.K)
+        y = RasterScan(leaf, self.context_prediction, self.entropy_parameters, quantizer=self.quantization)
+        self.latent_codec = Hyperprior(y=y, z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s)
 
 
 def _attn(**kw):
@@ -225,5 +208,5 @@ def _attn(**kw):
 
 
 _QUALITIES = {q: {"N": n, "M": n} for q, n in zip(range(1, 7), (128, 128, 128, 192, 192, 192), strict=True)}
-register("cheng2020-anchor", Cheng2020, _QUALITIES, stride=64, wrapper=ContextModel)
-register("cheng2020-attn", _attn, _QUALITIES, stride=64, wrapper=ContextModel)
+register("cheng2020-anchor", Cheng2020, _QUALITIES, stride=64)
+register("cheng2020-attn", _attn, _QUALITIES, stride=64)

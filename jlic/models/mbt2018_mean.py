@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from jlic.entropy import factorized
-from jlic.models.bmshj2018 import AnalysisGDN, ScaleHyperprior, SynthesisGDN
+from jlic.latent_codecs import EntropyBottleneck, GaussianConditional, Hyperprior
+from jlic.models.base import LatentCodecModel
+from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN
 from jlic.ops.conv import Conv, ConvTranspose
 
 Array = jax.Array
@@ -28,30 +29,31 @@ class HyperAnalysisLeaky(nn.Module):
 
 
 class HyperSynthesisLeaky(nn.Module):
-    """`h_s` of the mean-scale hyperprior: N -> M -> 3M/2 -> 2M channels; output is (scales, means)."""
+    """`h_s` of the mean-scale hyperprior: N -> M -> 3M/2 -> 2M channels, `concat(scales, means)`."""
 
     N: int
     M: int
 
     @nn.compact
-    def __call__(self, z: Array) -> tuple[Array, Array]:
+    def __call__(self, z: Array) -> Array:
         h = nn.leaky_relu(ConvTranspose(self.M, 5, 2, name="layer_0")(z), 0.01)
         h = nn.leaky_relu(ConvTranspose(self.M * 3 // 2, 5, 2, name="layer_2")(h), 0.01)
-        h = Conv(self.M * 2, 3, 1, name="layer_4")(h)
-        scales, means = jnp.split(h, 2, axis=-1)
-        return scales, means
+        return Conv(self.M * 2, 3, 1, name="layer_4")(h)
 
 
-class MeanScaleHyperprior(ScaleHyperprior):
+class MeanScaleHyperprior(LatentCodecModel):
     """mbt2018-mean: Gaussian on y with mean and scale from `h_s(z_hat)`."""
+
+    N: int
+    M: int
+    quantization: str = "noise"
+    filters: tuple[int, ...] = (3, 3, 3, 3)
 
     def setup(self):
         self.g_a = AnalysisGDN(self.N, self.M)
         self.g_s = SynthesisGDN(self.N)
         self.h_a = HyperAnalysisLeaky(self.N)
         self.h_s = HyperSynthesisLeaky(self.N, self.M)
-        self.entropy_bottleneck = self.param("entropy_bottleneck",
-                                             lambda key: factorized.init(key, self.N, self.filters))
-
-    def hyper_synthesis(self, z_hat: Array) -> tuple[Array, Array | None]:
-        return self.h_s(z_hat)
+        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
+        self.latent_codec = Hyperprior(y=GaussianConditional(quantizer=self.quantization),
+                                       z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s)

@@ -47,6 +47,7 @@ def _recrc(body: bytes) -> bytes:
         (b"", "truncated"),
         (b"PNG\x89" + REAL[4:], "not a .jlic"),
         (REAL[:4] + b"\x09" + REAL[5:], "unsupported .jlic format version 9"),
+        (REAL[:4] + b"\x01" + REAL[5:], "format version 1 .one stream per latent"),
         (REAL[:-1], "truncated"),
         (REAL + b"\x00", "trailing"),
         (REAL[:-1] + bytes([REAL[-1] ^ 1]), "CRC32"),
@@ -67,7 +68,7 @@ def test_foreign_model_or_config():
 
 def test_sizes_over_cap_are_rejected_before_allocation():
     name = b"m"
-    head = struct.pack("<4sBBB", b"JLIC", 1, 0, 1) + name + b"\x00" * 8
+    head = struct.pack("<4sBBB", b"JLIC", bitstream.FORMAT_VERSION, 0, 1) + name + b"\x00" * 8
     huge = struct.pack("<IIBBHHHHB", 2**31, 2**31, 3, 8, 0, 0, 0, 0, 0)
     with pytest.raises(BitstreamError, match="cap"):
         bitstream.unpack(_recrc(head + huge))

@@ -1,0 +1,157 @@
+"""One ANS stream holding many coding steps, from any number of :class:`~jlic.coding.coder.Coder` s.
+
+A context model's decoder learns the table indexes of step ``s`` only after decoding steps ``0..s-1``
+(checkerboard passes, channel groups, wavefronts), and a hyperprior decodes z (factorized tables) before
+y (Gaussian tables). The encoder knows every symbol, so :class:`StreamWriter` collects the steps in
+*decode* order and :meth:`StreamWriter.finish` codes them into one ANS stream (in reverse: ANS is a
+stack); :class:`StreamReader` pops them step by step with the indexes the decoder has just computed.
+
+A step is either ``(coder, symbols, indexes)`` -- the same grouping, escape bypass and exact integer
+probabilities as :meth:`Coder.encode`, so one step reproduces ``Coder.encode``'s bytes -- or custom
+segments ``(symbols, constriction model, model params)`` (e.g. per-symbol Gaussian-mixture tables), with
+:func:`escape_segments` / :meth:`StreamReader.decode_escapes` for their bypass codes. One stream instead
+of one per step saves the ANS state flush (4-8 bytes) per step.
+
+Every decode failure raises :class:`~jlic.coding.bitstream.BitstreamError` with a one-line message. A
+corrupted stream that still decodes yields wrong symbols; the container's CRC is what detects that. ANS
+cannot detect reading past the end either: an empty stack decodes as symbol index 0 (a valid stream's
+last-decoded index-0 symbols cost no words at all), so exhaustion shows up as wrong symbols or as
+trailing data at :meth:`StreamReader.finish`.
+
+References:
+  Duda, "Asymmetric numeral systems", arXiv:1311.2540.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import constriction
+import numpy as np
+
+from jlic.coding import coder as coder_lib
+from jlic.coding.bitstream import BitstreamError
+from jlic.coding.coder import Coder
+
+Segment = tuple[np.ndarray, Any, tuple]
+_DECODE_ERRORS = (ValueError, RuntimeError, OverflowError, TypeError, KeyError)  # what constriction raises
+
+
+class StreamWriter:
+    """Collects coding steps in DECODE order from any number of Coders; :meth:`finish` returns ONE stream."""
+
+    def __init__(self) -> None:
+        self._steps: list[list[Segment]] = []
+        self._finished = False
+
+    def encode(self, coder: Coder, symbols: np.ndarray, indexes: np.ndarray) -> None:
+        """Add a step: int ``symbols`` (any int32 value) coded with ``coder``'s tables ``indexes`` (alike)."""
+        self._check_open()
+        self._steps.append(coder.segments(symbols, indexes))
+
+    def encode_segments(self, segments: Sequence[Segment]) -> None:
+        """Add a custom step: ``(symbols, constriction model, extra model params)`` in decode order."""
+        self._check_open()
+        step = []
+        for seg in segments:
+            if len(seg) != 3 or not isinstance(seg[2], tuple):
+                raise ValueError("a segment is (symbols, constriction model, tuple of model params)")
+            step.append((np.asarray(seg[0], np.int32), seg[1], seg[2]))
+        self._steps.append(step)
+
+    def finish(self) -> bytes:
+        """Encode every step (last-decoded first) into one ANS stream: little-endian u32 words."""
+        self._check_open()
+        self._finished = True
+        ans = constriction.stream.stack.AnsCoder()
+        try:
+            for step in reversed(self._steps):
+                for syms, model, params in reversed(step):
+                    ans.encode_reverse(syms, model, *params)
+        except _DECODE_ERRORS as e:
+            raise ValueError(f"cannot entropy-code a segment: {e}") from None
+        return ans.get_compressed().astype("<u4", copy=False).tobytes()
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise ValueError("StreamWriter.finish() was already called")
+
+
+class StreamReader:
+    """Decodes the steps of a :class:`StreamWriter` stream one at a time, in the order they were added."""
+
+    def __init__(self, data: bytes) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"stream data must be bytes, got {type(data).__name__}")
+        if len(data) % 4:
+            raise BitstreamError(f"entropy-coded stream has {len(data)} bytes, not a multiple of 4")
+        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
+        try:
+            self._ans = constriction.stream.stack.AnsCoder(words)
+        except _DECODE_ERRORS as e:
+            raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
+
+    def decode(self, coder: Coder, indexes: np.ndarray) -> np.ndarray:
+        """The next step's int32 symbols, coded by :meth:`StreamWriter.encode` with these ``indexes``."""
+        return coder.decode_from(self._ans, indexes)
+
+    def decode_model(self, model: Any, n_or_params: Any) -> np.ndarray:
+        """The next custom segment's int32 symbols.
+
+        Args:
+          model: the constriction model (or model family) the segment was encoded with.
+          n_or_params: the number of symbols for a concrete model, or the model family's per-symbol
+            parameters (one array, or a tuple of arrays), as in ``segments[i][2]``.
+        """
+        params = n_or_params if isinstance(n_or_params, tuple) else (n_or_params,)
+        if len(params) == 1 and isinstance(params[0], int | np.integer):
+            n = int(params[0])
+            if n < 0:
+                raise ValueError(f"cannot decode {n} symbols")
+            params = (n,)
+        try:
+            out = self._ans.decode(model, *params)
+        except _DECODE_ERRORS as e:
+            raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
+        return np.asarray(out, np.int32).reshape(-1)
+
+    def decode_escapes(self, length: np.ndarray) -> np.ndarray:
+        """Table-relative int64 values of escaped symbols coded by :func:`escape_segments` (same ``length``)."""
+        length = np.asarray(length, np.int64).reshape(-1)
+        if not length.size:
+            return np.zeros(0, np.int64)
+        try:
+            return coder_lib._decode_escapes(self._ans, length)
+        except _DECODE_ERRORS as e:
+            raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
+
+    def finish(self) -> None:
+        """Check that the stream was consumed exactly.
+
+        Raises:
+          BitstreamError: data is left (a corrupt stream, or indexes other than the encoder's).
+        """
+        if not self._ans.is_empty():
+            raise BitstreamError("entropy-coded stream has trailing data (corrupt or wrong indexes)")
+
+
+def escape_segments(values: np.ndarray, length: np.ndarray) -> list[Segment]:
+    """Bypass-code segments for escaped symbols of a custom step (the coder's Elias-gamma-style escapes).
+
+    Args:
+      values: table-relative values ``v = symbol - offset`` of the escaped symbols (``v < 0`` or
+        ``v >= length``), any int64 whose symbol fits int32.
+      length: the support size of each escaped symbol's table (same shape).
+
+    Returns:
+      Segments in decode order (empty if there are no escapes); decode with
+      :meth:`StreamReader.decode_escapes` given the same ``length``.
+    """
+    values = np.asarray(values, np.int64).reshape(-1)
+    length = np.asarray(length, np.int64).reshape(-1)
+    if values.shape != length.shape:
+        raise ValueError(f"values {values.shape} and length {length.shape} differ in shape")
+    if np.any((values >= 0) & (values < length)):
+        raise ValueError("escape_segments got a value inside its table's support")
+    return coder_lib._escape_segments(values, length)
