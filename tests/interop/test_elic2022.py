@@ -9,10 +9,10 @@ The default suite uses the small ELIC of `compressai_models.SMALL_BY_MODEL` (N=1
 CompressAI's 224/128 channel-context widths), perturbed and trained 3 steps; the slow test runs the
 published size (N=192, M=320, groups 16/16/32/64/192) on Kodak crops.
 
-Likelihood tolerance: 1e-4 relative on every element with likelihood > 1e-5 (measured max 7.3e-5 on the
-small model). Smaller likelihoods lie in the Gaussian's far tail, where the float32 rounding of the
-scales and means (different convolution summation orders) is amplified: one element of 2446 at p = 5.6e-6
-differs by 1.3e-4. The total bits of each latent must agree within 1e-5 relative.
+Likelihoods: within 1e-4 relative of CompressAI's computed in float64 on every element with likelihood
+> 1e-6, and 1e-3 of its float32 ones; total bits of each latent within 1e-5. CompressAI's own float32
+likelihoods differ from its float64 ones by up to 2.7e-4 in the Gaussian tails (small model, measured),
+jlic's by 6e-5: the float32 rounding of scales and means through ~40 layers is amplified in the tails.
 """
 
 from __future__ import annotations
@@ -36,23 +36,36 @@ def _nhwc(t) -> np.ndarray:
 
 
 def compare_forward(net, imp, image: np.ndarray) -> dict[str, float]:
-    """Eval-mode forward of both on `image`; returns the measured gaps (and asserts the tolerances)."""
+    """Eval-mode forward of both on `image`; returns the measured gaps (and asserts the tolerances).
+
+    Likelihoods are held against CompressAI run in float64 (the same weights, `.double()`): CompressAI's
+    own float32 likelihoods are up to ~3e-4 (relative) away from it in the Gaussian tails of this deep
+    network, jlic's float32 ones within 1e-4 (measured 6e-5 on the small model).
+    """
+    import copy
+
     import torch
 
+    x = to_torch(image)
     with torch.no_grad():
-        ref = net(to_torch(image))
+        ref = net(x)
+        ref64 = copy.deepcopy(net).double()(x.double())
     fwd = jax.jit(lambda p, x: imp.model.apply(p, x))
     out = fwd(imp.params, jnp.asarray(image, jnp.float32)[None] / 255.0)
     gaps = {"x_hat_max_abs": float(np.abs(np.asarray(out.x_hat) - _nhwc(ref["x_hat"])).max())}
     assert set(out.likelihoods) == set(ref["likelihoods"]) == {"y", "z"}
-    for k, p_ref in ref["likelihoods"].items():
-        p_ref = _nhwc(p_ref).astype(np.float64)
+    for k in ref["likelihoods"]:
+        p64 = _nhwc(ref64["likelihoods"][k])
+        p32 = _nhwc(ref["likelihoods"][k]).astype(np.float64)
         p = np.asarray(out.likelihoods[k], np.float64)
-        big = p_ref > 1e-5
+        big = p64 > 1e-6
         assert big.mean() > 0.5
-        gaps[f"{k}_max_rel"] = float((np.abs(p - p_ref) / p_ref)[big].max())
-        gaps[f"{k}_bits_rel"] = float(abs(np.log2(p).sum() / np.log2(p_ref).sum() - 1))
-        np.testing.assert_allclose(p[big], p_ref[big], rtol=1e-4, err_msg=f"likelihoods of {k}")
+        gaps[f"{k}_max_rel_vs_f64"] = float((np.abs(p - p64) / p64)[big].max())
+        gaps[f"{k}_max_rel_vs_f32"] = float((np.abs(p - p32) / p32)[big].max())
+        gaps[f"{k}_compressai_f32_max_rel_vs_f64"] = float((np.abs(p32 - p64) / p64)[big].max())
+        gaps[f"{k}_bits_rel"] = float(abs(np.log2(p).sum() / np.log2(p32).sum() - 1))
+        np.testing.assert_allclose(p[big], p64[big], rtol=1e-4, err_msg=f"likelihoods of {k}")
+        np.testing.assert_allclose(p[big], p32[big], rtol=1e-3, err_msg=f"likelihoods of {k}")
         assert gaps[f"{k}_bits_rel"] < 1e-5, gaps
     assert gaps["x_hat_max_abs"] < 1e-4, gaps
     return gaps
