@@ -10,9 +10,11 @@ CompressAI's 224/128 channel-context widths), perturbed and trained 3 steps; the
 published size (N=192, M=320, groups 16/16/32/64/192) on Kodak crops.
 
 Likelihoods: within 1e-4 relative of CompressAI's computed in float64 on every element with likelihood
-> 1e-6, and 1e-3 of its float32 ones; total bits of each latent within 1e-5. CompressAI's own float32
-likelihoods differ from its float64 ones by up to 2.7e-4 in the Gaussian tails (small model, measured),
-jlic's by 6e-5: the float32 rounding of scales and means through ~40 layers is amplified in the tails.
+> 1e-6, and 1e-3 of its float32 ones, except rare rounding flips (y - mean within float error of a
+half-integer: 1 of 81920 elements on a full-size crop against float64); total bits within 1e-5.
+CompressAI's own float32 likelihoods differ from its float64 ones by up to 2.7e-4 in the Gaussian tails
+(small model, measured), jlic's by 6e-5: the float32 rounding of scales and means through ~40 layers is
+amplified in the tails.
 """
 
 from __future__ import annotations
@@ -33,6 +35,24 @@ ESCAPE_GAIN = 0.03  # how much smaller than CompressAI's strings jlic's stream m
 
 def _nhwc(t) -> np.ndarray:
     return t.detach().numpy().transpose(0, 2, 3, 1)
+
+
+def _flipped(p: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Elements rounded to another integer than in `ref` (a y - mean within float error of a half-integer):
+    their likelihoods differ by a large factor, not by float error."""
+    return np.abs(np.log(p / ref)) > 1.0
+
+
+def _max_rel(p: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.where(_flipped(p, ref), 0.0, np.abs(p - ref) / ref).max())
+
+
+def _assert_close_but_flips(p: np.ndarray, ref: np.ndarray, rtol: float, msg: str) -> int:
+    """`p` within `rtol` of `ref` except at most max(2, 1e-4 of the elements) rounding flips; their count."""
+    flips = _flipped(p, ref)
+    np.testing.assert_allclose(p[~flips], ref[~flips], rtol=rtol, err_msg=msg)
+    assert flips.sum() <= max(2, 1e-4 * p.size), (msg, int(flips.sum()), p.size)
+    return int(flips.sum())
 
 
 def compare_forward(net, imp, image: np.ndarray) -> dict[str, float]:
@@ -60,12 +80,12 @@ def compare_forward(net, imp, image: np.ndarray) -> dict[str, float]:
         p = np.asarray(out.likelihoods[k], np.float64)
         big = p64 > 1e-6
         assert big.mean() > 0.5
-        gaps[f"{k}_max_rel_vs_f64"] = float((np.abs(p - p64) / p64)[big].max())
-        gaps[f"{k}_max_rel_vs_f32"] = float((np.abs(p - p32) / p32)[big].max())
-        gaps[f"{k}_compressai_f32_max_rel_vs_f64"] = float((np.abs(p32 - p64) / p64)[big].max())
+        gaps[f"{k}_max_rel_vs_f64"] = _max_rel(p[big], p64[big])
+        gaps[f"{k}_max_rel_vs_f32"] = _max_rel(p[big], p32[big])
+        gaps[f"{k}_compressai_f32_max_rel_vs_f64"] = _max_rel(p32[big], p64[big])
         gaps[f"{k}_bits_rel"] = float(abs(np.log2(p).sum() / np.log2(p32).sum() - 1))
-        np.testing.assert_allclose(p[big], p64[big], rtol=1e-4, err_msg=f"likelihoods of {k}")
-        np.testing.assert_allclose(p[big], p32[big], rtol=1e-3, err_msg=f"likelihoods of {k}")
+        gaps[f"{k}_flips_vs_f64"] = _assert_close_but_flips(p[big], p64[big], 1e-4, f"likelihoods of {k}")
+        gaps[f"{k}_flips_vs_f32"] = _assert_close_but_flips(p[big], p32[big], 1e-3, f"likelihoods of {k}")
         assert gaps[f"{k}_bits_rel"] < 1e-5, gaps
     assert gaps["x_hat_max_abs"] < 1e-4, gaps
     return gaps
