@@ -55,6 +55,7 @@ COMPRESSAI_CLASSES = {
     "mbt2018": "JointAutoregressiveHierarchicalPriors",
     "cheng2020-anchor": "Cheng2020Anchor",
     "cheng2020-attn": "Cheng2020Attention",
+    "elic2022": "Elic2022Official",
 }
 
 # State_dict entries that are derived buffers, not parameters (suffix match).
@@ -142,6 +143,9 @@ def infer_kwargs(name: str, sd: Mapping[str, np.ndarray]) -> dict[str, Any]:
     if name.startswith("cheng2020"):
         n = int(sd["g_a.0.conv1.weight"].shape[0])
         kwargs: dict[str, Any] = {"N": n, "M": n}
+    elif name == "elic2022":
+        kwargs = _elic_kwargs(sd)
+        sd = _elic_to_jlic_keys(sd)
     else:
         kwargs = {"N": int(sd["g_a.0.weight"].shape[0]), "M": int(sd["g_a.6.weight"].shape[0])}
     num = sum(1 for k in sd if re.fullmatch(r"entropy_bottleneck\.matrices\.\d+", k))
@@ -242,6 +246,8 @@ def convert(model: CompressionModel, state_dict: Mapping[str, np.ndarray], stric
     Raises `KeyError` if a jlic parameter has no CompressAI counterpart and, with `strict`, `ValueError` if a
     CompressAI parameter is left unused (an architecture mismatch).
     """
+    if model.name == "elic2022":
+        state_dict = _elic_to_jlic_keys(state_dict)
     shapes, classes = _abstract_params(model)
     used: set[str] = set()
     missing: list[str] = []
@@ -290,7 +296,87 @@ def export_state_dict(model: CompressionModel, params: Params) -> dict[str, np.n
         out[_torch_key(path, classes, _SEQUENTIAL_INDEX.get(model.name))] = np.ascontiguousarray(v)
 
     walk((), params)
+    return _elic_to_compressai_keys(out) if model.name == "elic2022" else out
+
+
+# ------------------------------------------------------------------------------------------------ ELIC
+
+# CompressAI's `Elic2022Official` nests its sub-networks in latent codecs; jlic's `Elic2022` keeps them as
+# top-level children. Key prefixes: CompressAI <-> the flat names `_torch_key` derives from jlic's paths.
+_ELIC_HYPER = "latent_codec.hyper."
+_ELIC_GROUPS = "latent_codec.y."
+_ELIC_GROUP = re.compile(r"^latent_codec\.y\.latent_codec\.y(\d+)\.(context_prediction|entropy_parameters|y)\.")
+_ELIC_GROUP_NAMES = {"context_prediction": "spatial_context", "entropy_parameters": "param_aggregation"}
+_ELIC_FLAT = re.compile(r"^(spatial_context|param_aggregation|channel_context)_y(\d+)\.")
+_ELIC_FLAT_NAMES = {"spatial_context": "context_prediction", "param_aggregation": "entropy_parameters"}
+
+
+def _elic_to_jlic_keys(sd: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """CompressAI ELIC keys -> flat names: `latent_codec.hyper.h_a.0.weight` -> `h_a.0.weight`,
+    `latent_codec.y.channel_context.y1.0.weight` -> `channel_context_y1.0.weight`,
+    `latent_codec.y.latent_codec.y3.context_prediction.*` -> `spatial_context_y3.*` (`entropy_parameters` ->
+    `param_aggregation_y3`). The per-group Gaussian conditionals share one scale table; group 0's buffers
+    become `gaussian_conditional.*` and the others must equal them. Other keys are kept."""
+    out: dict[str, np.ndarray] = {}
+    gc: dict[str, dict[str, np.ndarray]] = {}
+    for key, v in sd.items():
+        k = key
+        if k.startswith(_ELIC_HYPER):
+            k = k[len(_ELIC_HYPER):]
+        elif k.startswith(_ELIC_GROUPS + "channel_context."):
+            k = re.sub(r"^channel_context\.y(\d+)\.", r"channel_context_y\1.", k[len(_ELIC_GROUPS):])
+        elif m := _ELIC_GROUP.match(k):
+            if m.group(2) == "y":  # the group's GaussianConditionalLatentCodec: buffers only
+                gc.setdefault(m.group(1), {})[k[m.end():]] = v
+                continue
+            k = f"{_ELIC_GROUP_NAMES[m.group(2)]}_y{m.group(1)}.{k[m.end():]}"
+        out[k] = v
+    first = gc.get("0", {})
+    for g, bufs in gc.items():
+        for name, v in bufs.items():
+            if name not in first or np.shape(first[name]) != np.shape(v) or not np.array_equal(first[name], v):
+                raise ValueError(f"elic2022: group {g}'s {name} differs from group 0's (jlic codes every "
+                                 "group with one Gaussian table)")
+    out.update(first)
     return out
+
+
+def _elic_to_compressai_keys(sd: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The inverse of `_elic_to_jlic_keys` for parameters (no buffers)."""
+    out = {}
+    for k, v in sd.items():
+        if m := _ELIC_FLAT.match(k):
+            kind, g, rest = m.group(1), m.group(2), k[m.end():]
+            k = (f"{_ELIC_GROUPS}channel_context.y{g}.{rest}" if kind == "channel_context"
+                 else f"{_ELIC_GROUPS}latent_codec.y{g}.{_ELIC_FLAT_NAMES[kind]}.{rest}")
+        elif k.startswith(("h_a.", "h_s.", "entropy_bottleneck.")):
+            k = _ELIC_HYPER + k
+        out[k] = v
+    return out
+
+
+def _elic_kwargs(sd: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """N, M, channel groups and channel-context widths of a CompressAI ELIC state_dict."""
+    flat = _elic_to_jlic_keys(sd)
+    groups, k = [], 0
+    while f"spatial_context_y{k}.weight" in flat:
+        groups.append(int(flat[f"spatial_context_y{k}.weight"].shape[1]))
+        k += 1
+    from jlic.models.elic2022 import CONTEXT_WIDTHS, default_groups
+
+    m = int(flat["g_a.13.weight"].shape[0])
+    kwargs: dict[str, Any] = {"N": int(flat["g_a.0.weight"].shape[0]), "M": m}
+    try:
+        default = default_groups(m)
+    except ValueError:
+        default = None
+    if tuple(groups) != default:  # only what differs from the constructor's defaults
+        kwargs["groups"] = tuple(groups)
+    if "channel_context_y1.0.weight" in flat:
+        widths = tuple(int(flat[f"channel_context_y1.{i}.weight"].shape[0]) for i in (0, 2))
+        if widths != CONTEXT_WIDTHS:
+            kwargs["context_widths"] = widths
+    return kwargs
 
 
 # -------------------------------------------------------------------------------------------- CDF tables
@@ -339,6 +425,8 @@ def import_compressai(name: str, source: str | Path | Mapping[str, Any] | Any, q
     sd = rename_keys(load_state_dict(source))
     model = build_model(name, sd, quality)
     params = convert(model, sd, strict=strict)
+    if name == "elic2022":
+        sd = _elic_to_jlic_keys(sd)
     st = sd.get("gaussian_conditional.scale_table")
     return Imported(model, params, compressai_tables(sd),
                     None if st is None or st.size == 0 else np.asarray(st, np.float32))

@@ -21,6 +21,7 @@ _MODEL_MODULES = (
     "jlic.models.checkerboard",
     "jlic.models.channelwise",
     "jlic.models.cheng2020",
+    "jlic.models.elic2022",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}

@@ -75,3 +75,23 @@ def test_missing_anchors_warn_not_fail(tmp_path):
         with pytest.warns(UserWarning, match="has no no-such-anchor"):
             got = load_anchors(ANCHORS, ("jpeg", "no-such-anchor"))
         assert [c.name for c in got] and len(got) == 1
+
+
+@pytest.mark.slow
+def test_elic_cpu_config_runs(tmp_path):
+    """The CPU-sized ELIC config (its own small N/M, scaled groups) trains, exports and evaluates with real
+    bytes, shortened to 20 steps."""
+    from jlic.train.loop import train_and_evaluate
+
+    c = _config("elic2022_cpu")
+    with c.unlocked():
+        c.lambdas = (0.001, 0.05)
+        c.num_steps, c.batch_size = 20, 2
+        c.log_every = c.checkpoint_every = 10
+        c.progress_bar = False
+        c.data.embedded_max_side = 128
+        c.eval.data, c.eval.limit, c.eval.max_side = "embedded:astronaut", 1, 128
+        c.eval.live_codecs = ()
+    train_and_evaluate(c, tmp_path)
+    rd = json.loads((tmp_path / "rd.json").read_text())["results"]
+    assert len(rd["bpp"]) == 2 and all(np.isfinite(rd["bpp"])) and all(b > 0 for b in rd["bpp"])

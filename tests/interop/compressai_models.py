@@ -15,6 +15,9 @@ import numpy as np
 
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 SMALL = {"N": 16, "M": 24}  # M divisible by 3 keeps mbt2018's 10M/3, 8M/3 widths exact
+# Models whose small size is not SMALL: ELIC's groups keep the paper's proportions 1:1:2:4:12.
+SMALL_BY_MODEL = {"cheng2020-anchor": {"N": 16}, "cheng2020-attn": {"N": 16},
+                  "elic2022": {"N": 16, "M": 40, "groups": (2, 2, 4, 8, 24)}}
 
 
 def test_image(size: int = 128) -> np.ndarray:
@@ -41,8 +44,13 @@ def to_torch(image: np.ndarray):
     return torch.from_numpy(image.astype(np.float32) / 255.0).permute(2, 0, 1)[None].contiguous()
 
 
-def make_compressai_model(name: str, seed: int = 0, steps: int = 3, **kwargs):
-    """A small CompressAI zoo model `name`, perturbed, trained `steps` steps, updated, in eval mode."""
+def make_compressai_model(name: str, seed: int = 0, steps: int = 3, relative_noise: float | None = None,
+                          lr: float = 1e-3, **kwargs):
+    """A small CompressAI zoo model `name`, perturbed, trained `steps` steps, updated, in eval mode.
+
+    `relative_noise`: perturb each tensor by that fraction of its mean magnitude instead (deep full-size
+    models: the default absolute noise is several times their 5x5 weights and blows the latents up);
+    `lr`: Adam's learning rate (1e-3 moves a full-size model's 5x5 weights by several times their size)."""
     import torch
     from compressai import models as cm
 
@@ -50,13 +58,17 @@ def make_compressai_model(name: str, seed: int = 0, steps: int = 3, **kwargs):
 
     torch.manual_seed(seed)
     cls = getattr(cm, COMPRESSAI_CLASSES[name])
-    net = cls(**(kwargs or ({"N": SMALL["N"]} if name.startswith("cheng2020") else SMALL)))
+    kwargs = kwargs or SMALL_BY_MODEL.get(name, SMALL)
+    net = cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()})
     with torch.no_grad():
         for p in net.parameters():
-            p.add_(0.05 * torch.randn_like(p) * (1.0 + p.abs().mean()))
+            if relative_noise is None:
+                p.add_(0.05 * torch.randn_like(p) * (1.0 + p.abs().mean()))
+            else:
+                p.add_(relative_noise * torch.randn_like(p) * p.abs().mean().clamp(1e-3))
     aux = [p for n, p in net.named_parameters() if n.endswith("quantiles")]
     main = [p for n, p in net.named_parameters() if not n.endswith("quantiles")]
-    opt, aux_opt = torch.optim.Adam(main, 1e-3), torch.optim.Adam(aux, 0.5)
+    opt, aux_opt = torch.optim.Adam(main, lr), torch.optim.Adam(aux, 0.5)
     x = to_torch(test_image(64))
     net.train()
     for _ in range(steps):
