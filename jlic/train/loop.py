@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import signal
 import threading
 import time
@@ -62,26 +63,53 @@ class DiskFullError(OSError):
 
 
 class _StopRequest:
-    """Set by SIGTERM (installed only from the main thread); the loop checks it after every step."""
+    """Set by SIGTERM (installed only from the main thread); the loop checks it after every step.
+
+    Besides the Python handler, the signal is noted through `signal.set_wakeup_fd` (written by the C-level
+    handler the moment it arrives): on CPython 3.11 the Python handler can run steps late while other
+    threads (data pipeline, async checkpoints) hold the interpreter."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self._old: dict[int, Any] = {}
+        self._pipe: tuple[int, int] | None = None
+        self._old_fd = -1
 
     def _handler(self, signum: int, frame: Any) -> None:
         self.signum = signum
 
     def __enter__(self) -> _StopRequest:
+        self.signum = None
         if threading.current_thread() is threading.main_thread():
             self._old[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._handler)
+            r, w = os.pipe()
+            os.set_blocking(r, False)
+            os.set_blocking(w, False)
+            self._pipe = (r, w)
+            self._old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+        self._old = {}
+        if self._pipe is not None:
+            signal.set_wakeup_fd(self._old_fd)
+            for fd in self._pipe:
+                os.close(fd)
+            self._pipe = None
+
+    def _poll(self) -> None:
+        if self.signum is None and self._pipe is not None:
+            try:
+                if signal.SIGTERM in os.read(self._pipe[0], 256):
+                    self.signum = signal.SIGTERM
+            except BlockingIOError:
+                pass
 
     def requested(self, collective: bool = False) -> bool:
         """Whether to stop; with `collective` (multi-host, at log steps only) whether any process got it."""
+        self._poll()
         if collective and jax.process_count() > 1:
             from jax.experimental import multihost_utils
 
