@@ -367,7 +367,8 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
                 if not is_log:  # keep the unfinished log window: the resumed run logs the same rows
                     pending, window = pending + _to_host(window), []
                 if last_saved != done:
-                    mgr.save(done, state, it.get_state(), {**identity, "pending_window": _window_to_json(pending)})
+                    meta = {**identity, "pending_window": _window_to_json(pending)}
+                    mgr.save(done, state, it.get_state(), meta)
                 mgr.wait()
                 raise Interrupted(f"stopped by SIGTERM at step {done} of {name}; checkpoint saved in "
                                   f"{mgr.directory}; rerun the same command to resume")

@@ -78,7 +78,8 @@ class WorkdirLock:
             raise WorkdirLockedError(f"cannot lock workdir {self.workdir} ({e.strerror}); "
                                      "its filesystem does not support file locks") from None
         previous = read_holder(self.workdir)
-        if previous and not (previous.get("host") == socket.gethostname() and previous.get("pid") == os.getpid()):
+        mine = previous and previous.get("host") == socket.gethostname() and previous.get("pid") == os.getpid()
+        if previous and not mine:
             self.took_over = previous
         record = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(),
                   "argv": sys.argv}
@@ -96,7 +97,8 @@ class WorkdirLock:
         same_host = p.get("host") == socket.gethostname()
         state = ("no longer running" if same_host and not _pid_alive(int(p.get("pid", 0)))
                  else "not holding the lock")
-        return f"taking over workdir {self.workdir} from a run that ended without cleanup ({describe(p)}, {state})"
+        return (f"taking over workdir {self.workdir} from a run that ended without cleanup "
+                f"({describe(p)}, {state})")
 
     def release(self) -> None:
         if self._fd is not None:
