@@ -33,15 +33,18 @@ def _save(tmp_path, name, img, **kw):
     return path
 
 
+def _grey3(g):
+    return np.repeat(g[..., None], 3, -1)
+
+
 def test_modes_decode_as_pillow_shows_them(tmp_path):
     rgb = _rgb()
     grey = rgb[..., 0]
     cases = {  # file -> (expected pixels, warning substring or None)
         "rgb.png": (Image.fromarray(rgb), rgb, None),
         "grey.png": (Image.fromarray(grey), np.repeat(grey[..., None], 3, -1), None),
-        "bits.png": (Image.fromarray(grey > 127), np.repeat(((grey > 127) * 255).astype(np.uint8)[..., None], 3, -1),
-                     None),
-        "la.png": (Image.fromarray(np.stack([grey, grey], -1), "LA"), np.repeat(grey[..., None], 3, -1), "alpha"),
+        "bits.png": (Image.fromarray(grey > 127), _grey3(((grey > 127) * 255).astype(np.uint8)), None),
+        "la.png": (Image.fromarray(np.stack([grey, grey], -1), "LA"), _grey3(grey), "alpha"),
         "rgba.png": (Image.fromarray(np.concatenate([rgb, rgb[..., :1]], -1), "RGBA"), rgb, "alpha"),
     }
     pal = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
@@ -52,8 +55,7 @@ def test_modes_decode_as_pillow_shows_them(tmp_path):
     cmyk = Image.fromarray(rgb).convert("CMYK")
     cases["cmyk.tif"] = (cmyk, np.asarray(cmyk.convert("RGB")), None)
     g16 = (grey.astype(np.uint16) * 257 + 3)
-    cases["grey16.png"] = (Image.fromarray(g16), np.repeat(np.round(g16 / 257).astype(np.uint8)[..., None], 3, -1),
-                           "16-bit")
+    cases["grey16.png"] = (Image.fromarray(g16), _grey3(np.round(g16 / 257).astype(np.uint8)), "16-bit")
     for name, (img, expected, warning) in cases.items():
         path = _save(tmp_path, name, img, **({"transparency": 0} if name == "palette_t.png" else {}))
         out, warnings = read_image_with_warnings(path)
