@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.coding import bitstream
+from jlic.coding import bitstream, limits
 from jlic.coding import cdf as cdf_lib
 from jlic.coding.bitstream import BitstreamError, Container
 from jlic.coding.cdf import CdfTables
@@ -278,6 +278,7 @@ class Codec:
         hp, wp = c.height + t + b, c.width + left + r
         if hp % stride or wp % stride or max(t + b, left + r) >= stride:
             raise BitstreamError(f"padding {c.padding} of a {c.height}x{c.width} image is not the model's")
+        limits.check_container(self.model, self.params, c, hp, wp)  # before any decoding: caps, memory bound
         return c, self.latent_codec.decode(self, c.streams, (1, hp, wp, 3))
 
     def decompress(self, data: bytes) -> np.ndarray:
