@@ -66,6 +66,14 @@ def _quiet_closed_loop_callbacks() -> None:
     sys.unraisablehook = hook
 
 
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def print_nothing(msg: str) -> None:
+    """The log of processes other than 0."""
+
+
 class CheckpointManager:
     """Keep-N, asynchronous checkpoints of (state, data iterator state, metadata) under `directory`."""
 
@@ -111,9 +119,14 @@ class CheckpointManager:
     def move_aside(self, step: int) -> Path:
         """Move checkpoint `step` out of the managed directory (to `<directory>.unrestorable/`)."""
         dest_dir = self.directory.with_name(self.directory.name + ".unrestorable")
-        dest_dir.mkdir(parents=True, exist_ok=True)
         dest = dest_dir / f"{step}-{time.strftime('%Y%m%dT%H%M%S')}"
-        os.replace(self.directory / str(step), dest)
+        if jax.process_index() == 0:  # multi-host: one process moves it, the others wait for that
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            os.replace(self.directory / str(step), dest)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"jlic move aside {self.directory} {step}")
         self._mgr.reload()
         return dest
 
@@ -127,7 +140,8 @@ class CheckpointManager:
         through `log` (default: stderr) in one line and moved aside; the next older one is tried.
         Raises :class:`CheckpointRestoreError` if there were checkpoints but none restored.
         """
-        log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        if log is None:
+            log = _stderr if jax.process_index() == 0 else print_nothing
         _quiet_closed_loop_callbacks()
         steps = sorted(self.all_steps(), reverse=True)
         moved = []
