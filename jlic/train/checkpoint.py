@@ -176,6 +176,11 @@ class CheckpointManager:
 
     def close(self) -> None:
         self._mgr.wait_until_finished()
+        # orbax's close does not wait for its start-up cleanup of temporary directories; a run that stops
+        # right after opening (refused checkpoint) would exit under that thread and print its traceback.
+        await_cleanup = getattr(self._mgr, "_maybe_await_cleanup_tmp_directory", None)
+        if await_cleanup is not None:
+            await_cleanup()
         self._mgr.close()
 
     def __enter__(self) -> CheckpointManager:
