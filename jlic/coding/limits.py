@@ -3,7 +3,7 @@ run before any network or entropy decoder is (no allocation sized by the header 
 
 Decoder memory bound (bytes), a function of the header's padded size ``Hp x Wp`` (``height + padding``)::
 
-    bound = P + a * Hp * Wp + 64 * |y|
+    bound = P + a * Hp * Wp + 64 * |y| + C
 
 * ``P``: the parameters' bytes;
 * ``a``: the synthesis transform's peak live bytes per padded pixel: the largest sum of arrays alive at
@@ -11,7 +11,13 @@ Decoder memory bound (bytes), a function of the header's padded size ``Hp x Wp``
   reuses, so it needs at most this; measured RSS: `benchmarks/memory.py`). All its arrays scale with
   ``Hp * Wp`` (convolutions), so ``a`` is taken from one trace at a reference size;
 * ``|y|``: elements of the latent (``Hp/s * Wp/s * M``); 64 bytes each cover the host arrays of its
-  entropy decoding (symbols, table indexes, means, scales and the context models' per-step inputs).
+  entropy decoding (symbols, table indexes, means, scales and the context models' per-step inputs);
+* ``C`` = 256 MiB: XLA compilation and runtime buffers.
+
+It is the decoder's memory above the process's import baseline (python + jax, ~350 MiB). Measured with
+`benchmarks/memory.py` (random-init quality-3 models, 2026-12-01): the RSS growth per pixel between
+768x512 and 2048² was 415 B/px for bmshj2018-hyperprior (formula: a + 64|y|/px = 410) and 583 B/px for
+mbt2018 (formula: 581); the constant part was 110-190 MiB.
 
 The cap is ``$JLIC_MAX_DECODE_BYTES`` (default :data:`DEFAULT_MAX_DECODE_BYTES`); a file whose bound is over
 it is refused with :class:`BitstreamError` naming the bound, the cap and how to raise it.
@@ -25,12 +31,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend import core as jex_core
 
 from jlic.coding.bitstream import BitstreamError, Container
 
 DEFAULT_MAX_DECODE_BYTES = 16 << 30
 MAX_DECODE_BYTES_ENV = "JLIC_MAX_DECODE_BYTES"
 LATENT_BYTES_PER_ELEMENT = 64
+RUNTIME_BYTES = 256 << 20
 _cache: dict[tuple[str, str], tuple[float, float]] = {}
 
 
@@ -55,22 +63,22 @@ def peak_live_bytes(jaxpr: Any) -> int:
     last_use: dict[Any, int] = {}
     for i, e in enumerate(jaxpr.eqns):
         for v in e.invars:
-            if not isinstance(v, jax.extend.core.Literal):
+            if not isinstance(v, jex_core.Literal):
                 last_use[v] = i
     for v in jaxpr.outvars:
-        if not isinstance(v, jax.extend.core.Literal):
+        if not isinstance(v, jex_core.Literal):
             last_use[v] = len(jaxpr.eqns)
     live = {v: _nbytes(v.aval) for v in [*jaxpr.invars, *jaxpr.constvars]}
     now = peak = sum(live.values())
     for i, e in enumerate(jaxpr.eqns):
-        subs = jax.extend.core.jaxprs_in_params(e.params)
+        subs = jex_core.jaxprs_in_params(e.params)
         inner = max((peak_live_bytes(getattr(j, "jaxpr", j)) for j in subs), default=0)
         out = sum(_nbytes(v.aval) for v in e.outvars)
         peak = max(peak, now + max(inner, out))
         for v in e.outvars:
             live[v] = _nbytes(v.aval)
             now += live[v]
-        for v in {v for v in e.invars if not isinstance(v, jax.extend.core.Literal)}:
+        for v in {v for v in e.invars if not isinstance(v, jex_core.Literal)}:
             if last_use.get(v) == i and v in live:
                 now -= live.pop(v)
         for v in e.outvars:
@@ -98,7 +106,7 @@ def decode_memory_bound(model: Any, params: Any, hp: int, wp: int) -> int:
     p = sum(int(np.prod(np.shape(x), dtype=np.int64)) * np.dtype(getattr(x, "dtype", np.float32)).itemsize
             for x in jax.tree.leaves(params))
     a, y = per_pixel(model, params)
-    return int(p + (a + LATENT_BYTES_PER_ELEMENT * y) * hp * wp)
+    return int(p + (a + LATENT_BYTES_PER_ELEMENT * y) * hp * wp + RUNTIME_BYTES)
 
 
 def check_container(model: Any, params: Any, c: Container, hp: int, wp: int) -> None:

@@ -75,7 +75,7 @@ def test_sigterm_saves_and_resume_matches_uninterrupted(tmp_path, monkeypatch):
 def small_tmpfs(tmp_path):
     mnt = tmp_path / "mnt"
     mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2200k", "tmpfs", str(mnt)], capture_output=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1600k", "tmpfs", str(mnt)], capture_output=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.decode().strip()}")
     yield mnt
@@ -85,11 +85,12 @@ def small_tmpfs(tmp_path):
 def test_disk_full_stops_cleanly_and_keeps_what_was_written(small_tmpfs):
     workdir = small_tmpfs / "run"
     cfg = dict(sweep_mode="vmap", log_every=2, checkpoint_every=2, keep_checkpoints=2)
-    loop.train_and_evaluate(tiny_config(num_steps=4, **cfg), workdir)  # fits: 2 checkpoints + 2 exports
+    # 1600 KiB: two checkpoints (~0.6 MiB each) and two exports fit, a third checkpoint does not
+    loop.train_and_evaluate(tiny_config(num_steps=4, **cfg), workdir)
     exported = {lmbda: _params(workdir, lmbda) for lmbda in (0.001, 0.1)}
     with pytest.raises(loop.DiskFullError, match="no space left on the device .*Complete checkpoints: vmap "
                                                  "step [0-9]+.*rerun the same command") as info:
-        loop.train_and_evaluate(tiny_config(num_steps=400, **cfg), workdir)
+        loop.train_and_evaluate(tiny_config(num_steps=40, **cfg), workdir)
     assert "\n" not in str(info.value)
     for lmbda in (0.001, 0.1):  # the exports of the first run are intact
         jax.tree.map(np.testing.assert_array_equal, _params(workdir, lmbda), exported[lmbda])
