@@ -82,6 +82,7 @@ def small_tmpfs(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
+@pytest.mark.slow  # ~45 s of training on a 2-core machine; needs root for the tmpfs
 def test_disk_full_stops_cleanly_and_keeps_what_was_written(small_tmpfs):
     workdir = small_tmpfs / "run"
     cfg = dict(sweep_mode="vmap", log_every=2, checkpoint_every=2, keep_checkpoints=2)
