@@ -6,7 +6,9 @@
         --config.eval.data=folder:../shared/data/kodak --workdir runs/hyper
 
 Any config field can be overridden (`--config.sweep_mode=sequential`, `--config.num_steps=...`). Kill it
-at any point and rerun the same command: it resumes from the last checkpoint. The workdir ends up with
+at any point and rerun the same command: it resumes from the last checkpoint that restores. SIGTERM saves a
+checkpoint and exits with 143; a second run on a workdir in use, an unusable or foreign checkpoint and a
+full disk stop with one line and exit 2. The workdir ends up with
 `config.json`, `metrics.jsonl`, `timing.jsonl` (s/step, s/step waiting for data), `tensorboard/`,
 `checkpoints/`, one exported model per λ
 (`lambda_<λ>/`, usable with `python -m jlic compress --checkpoint ...`), `rd.json`, `rd.png`, `report.md`.
@@ -44,13 +46,21 @@ def main(argv: list[str]) -> None:
         import jax
 
         jax.config.update("jax_compilation_cache_dir", config.jax_cache_dir)
-    from jlic.train.loop import NonFiniteLossError, train_and_evaluate
+    from jlic.train.checkpoint import CheckpointMismatchError, CheckpointRestoreError
+    from jlic.train.loop import DiskFullError, Interrupted, NonFiniteLossError, train_and_evaluate
+    from jlic.train.workdir import WorkdirLockedError
 
     try:
         out = train_and_evaluate(config, workdir)
     except NonFiniteLossError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(3)
+    except Interrupted as e:  # SIGTERM: checkpoint saved, 128 + 15 as a killed process would report
+        print(f"stopped: {e}", file=sys.stderr)
+        sys.exit(143)
+    except (WorkdirLockedError, CheckpointMismatchError, CheckpointRestoreError, DiskFullError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
     for key, value in out.items():
         if key != "exports":
             print(f"{key}: {value}")

@@ -20,7 +20,9 @@ Layout (all integers little-endian)::
 A decoder checks, in this order: size, magic, version, header fields against hard caps, that the
 declared stream lengths add up to the file size, the CRC, and (if asked) that model name and config hash
 match the checkpoint. Every failure raises :class:`BitstreamError` with a message saying what is wrong;
-no allocation is sized by anything but the header's capped fields.
+no allocation is sized by anything but the header's capped fields. The model's decoder then checks the
+container against what it writes and its memory bound (a formula of the header, capped by
+``$JLIC_MAX_DECODE_BYTES``: :mod:`jlic.coding.limits`) before decoding anything.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@
 If the model directory holds ``coding_tables.npz`` (written by :func:`export_tables`), the coding tables
 are read from it instead of being recomputed from the parameters.
 
-Input images: grayscale is replicated to RGB; palette images are converted to RGB; an alpha channel is
-dropped (with a warning on stderr: the alpha plane is not coded); 16-bit grayscale images are scaled to
-8 bits (with a warning; Pillow itself reduces 16-bit RGB PNGs to 8 bits when it opens them). Any size
+Input images: see :mod:`jlic.data.image` (EXIF orientation and ICC profiles applied; grey, 1-bit and
+palette to RGB; alpha dropped, 16-bit reduced to 8 bits and extra frames skipped, each with a warning on
+stderr; images over ``--max-pixels`` refused from their header). Any size
 works, 1x1 included (padding to the model's stride). Output files are written atomically (temporary
 file + ``os.replace``): a failure never leaves a half-written file. Errors (missing / unreadable /
 non-image input, corrupt or foreign ``.jlic``) print one line and exit with 2.
@@ -41,37 +41,16 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Read an image as HxWx3 uint8 plus warnings about lossy conversions (alpha dropped, 16-bit -> 8-bit).
+def read_image(path: str | Path, max_pixels: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Read an image as HxWx3 uint8 plus warnings about lossy conversions (alpha dropped, 16-bit -> 8-bit,
+    extra frames); :func:`jlic.data.image.read_image_with_warnings` decodes it (EXIF orientation, ICC
+    profile, pixel limit). Raises :class:`CliError` (one line) if the file is missing or not an image."""
+    from jlic.data.image import ImageReadError, read_image_with_warnings
 
-    Uses :func:`jlic.data.image.read_image` for decoding; raises :class:`CliError` if the file is missing
-    or not an image.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from jlic.data.image import ImageReadError
-    from jlic.data.image import read_image as decode
-
-    path = Path(path)
-    if not path.exists():
-        raise CliError(f"input file not found: {path}")
-    if path.is_dir():
-        raise CliError(f"input is a directory, not an image: {path}")
-    warnings = []
     try:
-        with Image.open(path) as img:
-            mode, info = img.mode, img.info
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise CliError(f"not a readable image: {path} ({type(e).__name__})") from None
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in info):
-        warnings.append(f"{path}: alpha channel dropped (jlic codes RGB only)")
-    if mode.startswith("I;16") or mode == "I":
-        warnings.append(f"{path}: 16-bit image scaled to 8 bits")
-    try:
-        image = decode(path)
-    except (ImageReadError, OSError, ValueError) as e:
-        raise CliError(f"not a readable image: {path} ({e})") from None
-    return image, warnings
+        return read_image_with_warnings(path, max_pixels)
+    except ImageReadError as e:
+        raise CliError(str(e)) from None
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
@@ -152,8 +131,10 @@ def _compress(argv: list[str]) -> int:
     p.add_argument("--checkpoint", required=True, help="exported model directory (model.json + params.npz)")
     p.add_argument("input", help="image file (PNG, JPEG, PPM, ...)")
     p.add_argument("output", help=".jlic file to write")
+    p.add_argument("--max-pixels", type=int, default=None,
+                   help="refuse larger images (default: $JLIC_MAX_PIXELS or 2**26)")
     args = p.parse_args(argv)
-    image, warnings = read_image(args.input)
+    image, warnings = read_image(args.input, args.max_pixels)
     for w in warnings:
         print(f"jlic compress: warning: {w}", file=sys.stderr)
     codec = load_codec(args.checkpoint)

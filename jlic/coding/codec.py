@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.coding import bitstream
+from jlic.coding import bitstream, limits
 from jlic.coding import cdf as cdf_lib
 from jlic.coding.bitstream import BitstreamError, Container
 from jlic.coding.cdf import CdfTables
@@ -190,6 +190,7 @@ class Codec:
         hp, wp = c.height + t + b, c.width + left + r
         if hp % stride or wp % stride or max(t + b, left + r) >= stride:
             raise BitstreamError(f"padding {c.padding} of a {c.height}x{c.width} image is not the model's")
+        limits.check_container(self.model, self.params, c, hp, wp)  # before any decoding: caps, memory bound
         if len(c.streams) != 1:
             raise BitstreamError(f"expected 1 entropy-coded stream for {self.model.name}, got {len(c.streams)}")
         y_shape = _shape_of(self.model.analysis, self.params, jax.ShapeDtypeStruct((1, hp, wp, 3), jnp.float32))

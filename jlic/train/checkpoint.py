@@ -4,6 +4,12 @@ Training checkpoints hold the train state pytree, the data iterator state and a 
 saves are asynchronous and atomic (orbax writes to a temporary directory and renames it when done), so a
 run killed at any point resumes from the last finished checkpoint.
 
+On resume, :meth:`CheckpointManager.restore_newest` tries the checkpoints newest first: one that does not
+restore (truncated or missing files, another pytree) is reported in one line and moved aside to
+`<directory>.unrestorable/<step>-<time>` (never deleted); one written for another model, model config or
+λ set is refused with :class:`CheckpointMismatchError` naming both. If none restores,
+:class:`CheckpointRestoreError` says so and where they went.
+
 An exported model is a directory with `model.json` (registry name + constructor kwargs) and
 `params.npz` (flattened parameter pytree), written atomically; `load_model` rebuilds it with
 `jlic.models.registry.get`.
@@ -11,6 +17,13 @@ An exported model is a directory with `model.json` (registry name + constructor 
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +32,45 @@ import orbax.checkpoint as ocp
 
 Params = Any
 _SEP = "/"
+
+
+class CheckpointRestoreError(RuntimeError):
+    """No checkpoint of a directory could be restored."""
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint was written by another model, model config or λ set than the run resuming it."""
+
+
+def _one_line(e: BaseException, limit: int = 240) -> str:
+    text = " ".join(str(e).split()).split(" See full TensorStore details")[0] or type(e).__name__
+    return f"{type(e).__name__}: {text[:limit]}{'...' if len(text) > limit else ''}"
+
+
+def _quiet_closed_loop_callbacks() -> None:
+    """Drop the "Event loop is closed" reports of tensorstore callbacks that arrive after a failed orbax
+    restore has closed its event loop (hundreds of lines per damaged checkpoint, nothing actionable);
+    every other unraisable exception still goes to the previous hook."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_jlic_quiet", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        e = unraisable.exc_value
+        if isinstance(e, RuntimeError) and str(e) == "Event loop is closed":
+            return
+        previous(unraisable)
+
+    hook._jlic_quiet = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def print_nothing(msg: str) -> None:
+    """The log of processes other than 0."""
 
 
 class CheckpointManager:
@@ -59,12 +111,75 @@ class CheckpointManager:
         ))
         return out["state"], out["data"], out["meta"]
 
+    def read_meta(self, step: int) -> dict[str, Any]:
+        """The metadata JSON of checkpoint `step` (cheap: no arrays are read)."""
+        return self._mgr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+
+    def move_aside(self, step: int) -> Path:
+        """Move checkpoint `step` out of the managed directory (to `<directory>.unrestorable/`)."""
+        dest_dir = self.directory.with_name(self.directory.name + ".unrestorable")
+        dest = dest_dir / f"{step}-{time.strftime('%Y%m%dT%H%M%S')}"
+        if jax.process_index() == 0:  # multi-host: one process moves it, the others wait for that
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            os.replace(self.directory / str(step), dest)
+        if jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices(f"jlic move aside {self.directory} {step}")
+        self._mgr.reload()
+        return dest
+
+    def restore_newest(self, state_template: Any, expect: dict[str, Any] | None = None,
+                       log: Callable[[str], None] | None = None) -> tuple[Any, Any, dict[str, Any]] | None:
+        """(state, data_state, meta) of the newest checkpoint that restores; None if there is none.
+
+        `expect` ({key: value} that the checkpoint's metadata must hold, e.g. model name and config
+        hash) is checked first: a checkpoint with other values raises :class:`CheckpointMismatchError`
+        (it belongs to another run; nothing is moved). A checkpoint that fails to restore is reported
+        through `log` (default: stderr) in one line and moved aside; the next older one is tried.
+        Raises :class:`CheckpointRestoreError` if there were checkpoints but none restored.
+        """
+        if log is None:
+            log = _stderr if jax.process_index() == 0 else print_nothing
+        _quiet_closed_loop_callbacks()
+        steps = sorted(self.all_steps(), reverse=True)
+        moved = []
+        for step in steps:
+            try:
+                meta = self.read_meta(step)
+            except Exception as e:  # noqa: BLE001 - any failure to read means this checkpoint is unusable
+                meta, error = None, e
+            if meta is not None:
+                for key, want in (expect or {}).items():
+                    if key in meta and meta[key] != want:
+                        raise CheckpointMismatchError(
+                            f"checkpoint {self.directory / str(step)} was written with {key} {meta[key]!r}, "
+                            f"this run has {key} {want!r}: use another workdir (or the original config)")
+                try:
+                    state, data, meta = self.restore(step, state_template)
+                    return state, data, meta
+                except Exception as e:  # noqa: BLE001
+                    error = e
+            dest = self.move_aside(step)
+            moved.append(dest)
+            log(f"warning: checkpoint step {step} does not restore ({_one_line(error)}); moved to {dest}")
+        if moved:
+            raise CheckpointRestoreError(
+                f"none of the {len(moved)} checkpoints in {self.directory} restores; they were moved to "
+                f"{moved[0].parent} (kept, not deleted); rerunning starts from scratch")
+        return None
+
     def wait(self) -> None:
         """Block until pending saves are on disk."""
         self._mgr.wait_until_finished()
 
     def close(self) -> None:
         self._mgr.wait_until_finished()
+        # orbax's close does not wait for its start-up cleanup of temporary directories; a run that stops
+        # right after opening (refused checkpoint) would exit under that thread and print its traceback.
+        await_cleanup = getattr(self._mgr, "_maybe_await_cleanup_tmp_directory", None)
+        if await_cleanup is not None:
+            await_cleanup()
         self._mgr.close()
 
     def __enter__(self) -> CheckpointManager:

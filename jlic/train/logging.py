@@ -60,6 +60,11 @@ class MetricsLogger:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.path = self.workdir / "metrics.jsonl"
         self._file = open(self.path, "a") if enabled else None
+        if self._file is not None and self._file.tell() > 0:  # a killed or disk-full run may have left
+            with open(self.path, "rb") as f:  # an unfinished last line: end it, so new records parse
+                f.seek(-1, 2)
+                if f.read(1) != b"\n":
+                    self._file.write("\n")
         self._tb = None
         if tensorboard and enabled:
             from tensorboardX import SummaryWriter

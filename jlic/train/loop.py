@@ -10,12 +10,29 @@ and both modes read the same batches, so they train the same models (up to float
 
 Rerunning the same command after a kill resumes from the last checkpoint (train state + data iterator
 state) and ends with the same parameters and metrics as an uninterrupted run.
+
+Reliability (what a cluster does to a run):
+- one run per workdir: `train_and_evaluate` holds `jlic.train.workdir.WorkdirLock` (a second run on the
+  same workdir stops with `WorkdirLockedError` naming the holder; a crashed holder's lock is taken over);
+- resume skips checkpoints that do not restore (moved aside, see `CheckpointManager.restore_newest`) and
+  refuses ones of another model, model config, metric or λ set (`CheckpointMismatchError`);
+- SIGTERM (what schedulers send before a kill): the current step finishes, a checkpoint of it is saved
+  (with the metrics of the unfinished log window, so the resumed run logs the same rows) and the run
+  stops with `Interrupted`;
+- a write that fails for lack of space stops the run with `DiskFullError`; every write is atomic (orbax
+  renames finished checkpoints into place, exports are renamed into place, `metrics.jsonl` loses at most
+  an unfinished last line, which readers skip), so the previous checkpoint, exports and metrics stay
+  loadable.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +44,7 @@ import numpy as np
 
 from jlic.data.pipeline import get_source, train_iterator
 from jlic.train import lambda_axis, sharding
-from jlic.train.checkpoint import CheckpointManager, save_model
+from jlic.train.checkpoint import CheckpointManager, _json_ready, _one_line, save_model
 from jlic.train.logging import MetricsLogger, Progress
 
 SWEEP_MODES = ("sequential", "vmap")
@@ -35,6 +52,111 @@ SWEEP_MODES = ("sequential", "vmap")
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/Inf loss or gradient; the last good checkpoint is kept."""
+
+
+class Interrupted(RuntimeError):
+    """The run got SIGTERM; a checkpoint of the step it was at was saved. Rerun to resume."""
+
+
+class DiskFullError(OSError):
+    """A write failed for lack of space (or quota); nothing already written was damaged."""
+
+
+class _StopRequest:
+    """Set by SIGTERM (installed only from the main thread); the loop checks it after every step.
+
+    Besides the Python handler, the signal is noted through `signal.set_wakeup_fd` (written by the C-level
+    handler the moment it arrives): on CPython 3.11 the Python handler can run steps late while other
+    threads (data pipeline, async checkpoints) hold the interpreter."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._old: dict[int, Any] = {}
+        self._pipe: tuple[int, int] | None = None
+        self._old_fd = -1
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.signum = signum
+
+    def __enter__(self) -> _StopRequest:
+        self.signum = None
+        if threading.current_thread() is threading.main_thread():
+            self._old[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._handler)
+            r, w = os.pipe()
+            os.set_blocking(r, False)
+            os.set_blocking(w, False)
+            self._pipe = (r, w)
+            self._old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
+        if self._pipe is not None:
+            signal.set_wakeup_fd(self._old_fd)
+            for fd in self._pipe:
+                os.close(fd)
+            self._pipe = None
+
+    def _poll(self) -> None:
+        if self.signum is None and self._pipe is not None:
+            try:
+                if signal.SIGTERM in os.read(self._pipe[0], 256):
+                    self.signum = signal.SIGTERM
+            except BlockingIOError:
+                pass
+
+    def requested(self, collective: bool = False) -> bool:
+        """Whether to stop; with `collective` (multi-host, at log steps only) whether any process got it."""
+        self._poll()
+        if collective and jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            flags = multihost_utils.process_allgather(np.int32(self.signum is not None))
+            return bool(np.any(flags))
+        return self.signum is not None
+
+
+_STOP = _StopRequest()
+
+
+def _disk_full_cause(e: BaseException) -> BaseException | None:
+    """The ENOSPC / EDQUOT error in `e`'s cause chain (orbax wraps its async write errors), if any."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            return e
+        if "No space left on device" in str(e) or "Disk quota exceeded" in str(e):
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def _complete_checkpoints(workdir: Path) -> str:
+    parts = []
+    root = workdir / "checkpoints"
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        steps = sorted(int(p.name) for p in d.iterdir() if p.name.isdigit()) if d.is_dir() else []
+        if steps:
+            parts.append(f"{d.name} step {steps[-1]}")
+    return ", ".join(parts) or "none yet"
+
+
+def _window_to_json(host: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
+    return [{k: {"dtype": str(np.asarray(v).dtype), "value": np.asarray(v).tolist()} for k, v in m.items()}
+            for m in host]
+
+
+def _window_from_json(recs: list[dict[str, Any]]) -> list[dict[str, np.ndarray]]:
+    return [{k: np.asarray(v["value"], dtype=v["dtype"]) for k, v in m.items()} for m in recs]
+
+
+def run_identity(config: Any, model: Any, lambdas: list[float]) -> dict[str, Any]:
+    """What a checkpoint must have been written with for this run to resume it."""
+    return {"model": model.name, "model_kwargs": _json_ready(dict(model.kwargs)), "metric": config.metric,
+            "lambdas": lambdas}
 
 
 def lambda_name(lmbda: float) -> str:
@@ -127,6 +249,7 @@ class Programs(NamedTuple):
     state_shard: Any
     init: Callable  # init(idx int32[G] or scalar) -> state
     step: Callable  # step(state, batch, step int32, lam f32[G] or scalar, idx) -> (state, metrics)
+    model: Any = None
 
 
 def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> Programs:
@@ -161,7 +284,7 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
             return step_fn(state, batch, lam, step_rng(step, idx))
 
     return Programs(mesh, sharding.batch_sharding(mesh), state_shape, state_shard, init,
-                    jax.jit(train_step, out_shardings=(state_shard, None)))
+                    jax.jit(train_step, out_shardings=(state_shard, None)), model)
 
 
 def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float], idx: list[int],
@@ -181,16 +304,17 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
 
     mgr = CheckpointManager(workdir / "checkpoints" / name, max_to_keep=int(config.keep_checkpoints),
                             async_save=bool(config.get("async_checkpoints", True)))
+    last_saved: int | None = None
     try:
-        start, data_state = 0, None
-        if mgr.latest_step() is not None:
-            template = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                                    state_shape, state_shard)
-            state, data_state, meta = mgr.restore(None, template)
-            if [float(x) for x in meta.get("lambdas", group_lambdas)] != group_lambdas:
-                raise ValueError(f"checkpoints in {mgr.directory} are for λ {meta.get('lambdas')}, "
-                                 f"not {group_lambdas}: use another workdir")
+        start, data_state, pending = 0, None, []
+        identity = {**run_identity(config, progs.model, group_lambdas), "mode": config.sweep_mode}
+        template = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
+                                state_shape, state_shard)
+        restored = mgr.restore_newest(template, expect=identity)
+        if restored is not None:
+            state, data_state, meta = restored
             start = int(meta["step"])
+            pending = _window_from_json(meta.get("pending_window", []))
             names = {lambda_name(x) for x in group_lambdas}
             logger.truncate(lambda r: not (r.get("tag") == "train" and r.get("model") in names
                                            and r["step"] > start))
@@ -205,6 +329,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
         window: list[Any] = []
         last_saved = start if start else None
         timing = _Timing(workdir / "timing.jsonl", name, enabled=jax.process_index() == 0)
+        multi = jax.process_count() > 1
         for s in range(start, num_steps):
             with timing.data():
                 host_batch = next(it)
@@ -213,8 +338,9 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
             window.append(metrics)
             done = s + 1
             is_ckpt = done % ckpt_every == 0 or done == num_steps
-            if done % log_every == 0 or is_ckpt:
-                host = _to_host(window)
+            is_log = done % log_every == 0 or is_ckpt
+            if is_log:
+                host, pending = pending + _to_host(window), []
                 for j, m in enumerate(host):
                     finite = np.asarray(m["finite"])
                     if not finite.all():
@@ -235,12 +361,24 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
             if is_ckpt:
                 if not _all_finite(state.params):
                     raise NonFiniteLossError(f"non-finite parameters at step {done}; not saving a checkpoint")
-                mgr.save(done, state, it.get_state(), {"lambdas": group_lambdas, "mode": config.sweep_mode})
+                mgr.save(done, state, it.get_state(), identity)
                 last_saved = done
+            if done < num_steps and (is_log or not multi) and _STOP.requested(collective=multi):
+                if not is_log:  # keep the unfinished log window: the resumed run logs the same rows
+                    pending, window = pending + _to_host(window), []
+                if last_saved != done:
+                    meta = {**identity, "pending_window": _window_to_json(pending)}
+                    mgr.save(done, state, it.get_state(), meta)
+                mgr.wait()
+                raise Interrupted(f"stopped by SIGTERM at step {done} of {name}; checkpoint saved in "
+                                  f"{mgr.directory}; rerun the same command to resume")
         progress.close()
         mgr.wait()
-    finally:
-        mgr.close()
+    except BaseException:
+        with contextlib.suppress(Exception):  # a failing close must not hide why the run stopped
+            mgr.close()
+        raise
+    mgr.close()
     return state
 
 
@@ -280,14 +418,31 @@ def train_and_evaluate(config: Any, workdir: str | Path) -> dict[str, Any]:
     the real-bytes evaluation writing `rd.json`, `rd.png` and `report.md`. Returns what was written."""
     sharding.initialize_distributed(bool(config.get("distributed", False)), config.get("coordinator_address"),
                                     config.get("num_processes"), config.get("process_id"))
+    from jlic.train.workdir import lock_workdir
+
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    if jax.process_index() == 0:
-        write_config(workdir, config)
-    exports = train(config, workdir)
-    out: dict[str, Any] = {"exports": exports}
-    if config.get("eval") is not None and config.eval.get("enabled", True) and jax.process_index() == 0:
-        from jlic.train.evaluate import evaluate_sweep
+    lock = lock_workdir(workdir)  # process 0 holds it; raises WorkdirLockedError on every process if taken
+    try:
+        with _STOP:
+            if jax.process_index() == 0:
+                write_config(workdir, config)
+            exports = train(config, workdir)
+            out: dict[str, Any] = {"exports": exports}
+            if config.get("eval") is not None and config.eval.get("enabled", True) and jax.process_index() == 0:
+                from jlic.train.evaluate import evaluate_sweep
 
-        out.update(evaluate_sweep(config, workdir, exports))
+                out.update(evaluate_sweep(config, workdir, exports))
+    except Exception as e:
+        full = _disk_full_cause(e)
+        if full is None:
+            raise
+        raise DiskFullError(errno.ENOSPC,
+                            f"no space left on the device of {workdir} ({_one_line(full)}); the run "
+                            f"stopped. Complete checkpoints: {_complete_checkpoints(workdir)}; they, the "
+                            "exported models and metrics.jsonl are intact. Free space and rerun the same "
+                            "command to resume") from None
+    finally:
+        if lock is not None:
+            lock.release()
     return out
