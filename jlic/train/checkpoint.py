@@ -17,11 +17,8 @@ An exported model is a directory with `model.json` (registry name + constructor 
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
