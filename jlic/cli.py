@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "baselines": ("jlic.codecs.baselines:main", "RD curves of classic codecs (JPEG, WebP, ...)"),
     "import-compressai": ("jlic.interop.compressai:main", "convert a CompressAI state_dict to a checkpoint"),
     "pretrained": ("jlic.interop.pretrained:main", "download CompressAI's zoo weights as a jlic checkpoint"),
+    "reproduce": ("jlic.interop.reproduce:main", "RD curve of CompressAI's zoo weights with jlic's bitstreams"),
 }
 
 

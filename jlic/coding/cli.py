@@ -104,8 +104,8 @@ def encode_png(image: np.ndarray, suffix: str = ".png") -> bytes:
     return buf.getvalue()
 
 
-def load_codec(checkpoint: str | Path) -> Any:
-    """A :class:`jlic.coding.codec.Codec` for an exported model directory."""
+def load_codec(checkpoint: str | Path, padding: str = "edge") -> Any:
+    """A :class:`jlic.coding.codec.Codec` for an exported model directory (``padding`` as ``Codec``)."""
     from jlic.coding.codec import Codec, ModelTables
     from jlic.train.checkpoint import load_model
 
@@ -123,7 +123,7 @@ def load_codec(checkpoint: str | Path) -> Any:
             tables = ModelTables.from_bytes(stored.read_bytes())
         except (OSError, KeyError, ValueError) as e:
             raise CliError(f"cannot read coding tables {stored}: {e}") from None
-    return Codec(model, params, tables)
+    return Codec(model, params, tables, padding=padding)
 
 
 def export_tables(checkpoint: str | Path) -> Path:
@@ -193,11 +193,14 @@ def _list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def evaluate(codec: Any, images: list[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
+def evaluate(codec: Any, images: list[tuple[str, np.ndarray]], convention: str = "jlic"
+             ) -> list[dict[str, Any]]:
     """Per-image real-bytes bpp, PSNR-RGB, MS-SSIM (None if too small), encode / decode seconds.
 
-    The first image of each size is coded once untimed so that jit compilation is not counted.
+    The first image of each size is coded once untimed so that jit compilation is not counted. With
+    ``convention="compressai"`` bpp counts the stream bytes only (CompressAI's definition), else the file.
     """
+    from jlic.coding.bitstream import unpack
     from jlic.metrics.msssim import min_size, ms_ssim
     from jlic.metrics.psnr import psnr_8bit
 
@@ -214,8 +217,9 @@ def evaluate(codec: Any, images: list[tuple[str, np.ndarray]]) -> list[dict[str,
         t2 = time.perf_counter()
         x, x_hat = img.astype(np.float32) / 255, rec.astype(np.float32) / 255
         msssim = float(ms_ssim(x, x_hat)) if min(img.shape[:2]) >= min_size() else None
+        nbytes = len(data) if convention == "jlic" else sum(len(s) for s in unpack(data).streams)
         rows.append({
-            "image": name, "bytes": len(data), "bpp": len(data) * 8 / (img.shape[0] * img.shape[1]),
+            "image": name, "bytes": nbytes, "bpp": nbytes * 8 / (img.shape[0] * img.shape[1]),
             "psnr-rgb": float(psnr_8bit(x, x_hat)), "ms-ssim-rgb": msssim,
             "encoding_time": t1 - t0, "decoding_time": t2 - t1,
         })
@@ -242,6 +246,9 @@ def _eval(argv: list[str]) -> int:
     p.add_argument("--data", required=True, help="folder of images")
     p.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
     p.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    p.add_argument("--convention", choices=("jlic", "compressai"), default="jlic",
+                   help="jlic: edge padding, bpp of the whole file; compressai: zero padding and bpp of the "
+                        "streams, as CompressAI's eval_model (to compare with its published numbers)")
     args = p.parse_args(argv)
     folder, ckpt = Path(args.data), Path(args.checkpoint)
     if not folder.is_dir():
@@ -263,15 +270,16 @@ def _eval(argv: list[str]) -> int:
         raise CliError(f"no exported model (model.json) in {ckpt} or its subfolders")
     results = {}
     for model_dir in models:
-        codec = load_codec(model_dir)
-        print(f"# {model_dir} ({codec.model.name})")
+        codec = load_codec(model_dir, "zeros" if args.convention == "compressai" else "edge")
+        print(f"# {model_dir} ({codec.model.name}, convention {args.convention})")
         print(f"{'image':<24} {'bpp':>8} {'psnr':>8} {'ms-ssim':>8} {'enc s':>8} {'dec s':>8}")
-        rows = evaluate(codec, images)
+        rows = evaluate(codec, images, args.convention)
         for row in rows:
             print(_format(row))
         mean = _mean(rows)
         print(_format({**mean, "ms-ssim-rgb": mean["ms-ssim-rgb"]}))
-        results[str(model_dir)] = {"model": codec.model.name, "images": rows, "mean": mean}
+        results[str(model_dir)] = {"model": codec.model.name, "convention": args.convention, "images": rows,
+                                   "mean": mean}
     if args.json:
         atomic_write(args.json, (json.dumps(results, indent=2) + "\n").encode())
     return 0

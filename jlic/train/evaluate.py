@@ -37,20 +37,37 @@ def _codec_module() -> Any:
     return codec
 
 
-def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray]) -> dict[str, float]:
+# Evaluation conventions: "jlic" pads by edge replication and counts the whole .jlic file; "compressai" pads
+# with zeros (CompressAI's eval_model: F.pad 0, centred) and counts the stream bytes only (as its bpp).
+CONVENTIONS = {"jlic": "edge", "compressai": "zeros"}
+
+
+def _coded_bytes(data: bytes, convention: str) -> int:
+    if convention == "jlic":
+        return len(data)
+    from jlic.coding.bitstream import unpack
+
+    return sum(len(s) for s in unpack(data).streams)
+
+
+def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray], tables: Any = None,
+                   convention: str = "jlic") -> dict[str, float]:
     """Mean real bpp, estimated bpp, PSNR-RGB, MS-SSIM (if all images are >= 161 px a side), and
     encode/decode seconds of one model on uint8 RGB `images` (the first image is coded once untimed to
-    compile)."""
+    compile), with coding `tables` (default: built from `params`) and a `CONVENTIONS` padding / byte count."""
     from jlic.metrics.msssim import min_size, ms_ssim
     from jlic.metrics.psnr import psnr_8bit
 
-    codec = _codec_module().Codec(model, params)
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {tuple(CONVENTIONS)}, not {convention!r}")
+    padding = CONVENTIONS[convention]
+    codec = _codec_module().Codec(model, params, tables, padding=padding)
     floor_bits = float(codec.tables.factorized.precision)
 
     @jax.jit
     def estimate(p: Any, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """Estimated bpp, and the share of its bits from latents with likelihood < 2**-precision."""
-        bits = [-jnp.log2(v) for v in model.apply(p, x, train=False).likelihoods.values()]
+        bits = [-jnp.log2(v) for v in model.apply(p, x, train=False, padding=padding).likelihoods.values()]
         total = sum(jnp.sum(b) for b in bits)
         tail = sum(jnp.sum(jnp.where(b > floor_bits, b, 0.0)) for b in bits)
         return total / (x.shape[1] * x.shape[2]), tail / jnp.maximum(total, 1e-9)
@@ -72,7 +89,7 @@ def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray]) -> dic
         t2 = time.perf_counter()
         x, x_hat = img / 255.0, rec / 255.0
         n = img.shape[0] * img.shape[1]
-        rows["bpp"].append(len(data) * 8.0 / n)
+        rows["bpp"].append(_coded_bytes(data, convention) * 8.0 / n)
         est_bpp, tail_share = estimate(params, np.asarray(x, np.float32)[None])
         rows["bpp-estimated"].append(float(est_bpp))
         rows["estimated-tail-share"].append(float(tail_share))
@@ -85,14 +102,17 @@ def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray]) -> dic
 
 
 def evaluate_exports(exports: Mapping[float, str | Path], images: Sequence[np.ndarray],
-                     name: str, description: str = "") -> rdcurve.RDCurve:
-    """The RD curve (anchor JSON shape, plus `lambda` and `bpp-estimated`) of exported λ models."""
+                     name: str, description: str = "", convention: str = "jlic") -> rdcurve.RDCurve:
+    """The RD curve (anchor JSON shape, plus `lambda` and `bpp-estimated`) of exported λ models; a model
+    directory holding `coding_tables.npz` (e.g. imported CompressAI tables) is coded with those tables."""
     from jlic.train.checkpoint import load_model
 
     points = []
     for lmbda, directory in sorted(exports.items()):
         model, params = load_model(directory)
-        points.append({"lambda": float(lmbda), **evaluate_model(model, params, images)})
+        stored = Path(directory) / "coding_tables.npz"
+        tables = _codec_module().ModelTables.from_bytes(stored.read_bytes()) if stored.exists() else None
+        points.append({"lambda": float(lmbda), **evaluate_model(model, params, images, tables, convention)})
     return rdcurve.from_points(name, points, description)
 
 
@@ -188,7 +208,11 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     desc = (f"jlic {config.model} ({json.dumps(dict(config.get('model_kwargs') or {}))}), {config.metric}, "
             f"{config.num_steps} steps, batch {config.batch_size}x{config.crop}², train {config.data.train}, "
             f"eval {ev.data} ({len(images)} images)")
-    curve = evaluate_exports(exports, images, name, desc)
+    convention = str(ev.get("convention") or "jlic")
+    origin = (f"fine-tuned here from {config.init_from} (imported weights)" if config.get("init_from")
+              else "trained here from scratch")
+    curve = evaluate_exports(exports, images, name, desc, convention)
+    curve = replace(curve, extra={**curve.extra, "convention": convention, "origin": origin})
     rd = rdcurve.save(curve, workdir / "rd.json")
     anchors = load_anchors(ev.get("anchors"), tuple(ev.get("anchor_names") or ()))
     settings = {k: tuple(v) for k, v in dict(ev.get("live_codec_settings") or {}).items()}
@@ -200,6 +224,48 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     png = plot_rd([curve], workdir / "rd.png", title=name, anchors=others)
     if curve.has("ms-ssim"):
         plot_rd([curve], workdir / "rd-ms-ssim.png", metric="ms-ssim", title=name, anchors=others)
-    header = desc + "."
+    header = "\n\n".join([desc + ".", convention_note(convention),
+                           curve_origins(curve.name, origin, anchors, live),
+                           *([short] if (short := short_run_note(config)) else [])])
     report = write_report(workdir / "report.md", curve, anchors, live, header)
     return {"rd.json": rd, "rd.png": png, "report.md": report}
+
+
+def convention_note(convention: str) -> str:
+    """One line for a report: how images were padded and bytes counted."""
+    if convention == "compressai":
+        return ("Convention: compressai (images zero-padded, centred, to the model's stride as CompressAI's "
+                "eval_model does; bpp counts the entropy-coded streams only, as CompressAI's bpp).")
+    return ("Convention: jlic (images edge-padded, centred, to the model's stride; bpp counts the whole .jlic "
+            "file, header included). CompressAI's published numbers use zero padding: evaluate with "
+            "`--config.eval.convention=compressai` to compare with them on images whose sides are not "
+            "multiples of the stride.")
+
+
+def curve_origins(name: str, origin: str, anchors: Sequence[rdcurve.RDCurve],
+                  live: Sequence[rdcurve.RDCurve]) -> str:
+    """A report paragraph that marks every curve as trained here, run here or imported."""
+    parts = [f"`{name}`: {origin}"]
+    parts += [f"`{c.name}`: imported (published numbers, not run here)" for c in anchors]
+    parts += [f"`{c.name}`: run here on the same images" for c in live]
+    return "Curves: " + "; ".join(parts) + "."
+
+
+# Training signal after which a hyperprior reaches JPEG's curve (shared/reference/cpu-training-facts.md §7).
+JPEG_PARITY_GPX = 15.0
+
+
+def short_run_note(config: Any) -> str | None:
+    """For a from-scratch run far too short to compress well, one sentence on what it can and cannot show."""
+    if config.get("init_from"):
+        return None
+    gpx = float(config.num_steps) * float(config.batch_size) * float(config.crop) ** 2 / 1e9
+    if gpx >= JPEG_PARITY_GPX:
+        return None
+    return (f"What this run can show: it trained on {gpx:.3g} Gpx ({config.num_steps} steps of "
+            f"{config.batch_size}x{config.crop}² crops), and a hyperprior reaches JPEG's curve only after "
+            f"roughly 15-26 Gpx (25-40 CPU-hours per λ on a 2-core CPU), so it checks that the pipeline works "
+            "(real bytes that decode, rate growing with λ) but says nothing about how well jlic's models "
+            "compress; for that, evaluate CompressAI's published weights with jlic (`python -m jlic reproduce "
+            "bmshj2018-hyperprior --data ../shared/data/kodak`) and see the training-equivalence check "
+            "(`benchmarks/train_equivalence.py`, README).")

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import socket
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -166,3 +167,33 @@ def test_cli_pretrained_writes_a_checkpoint_eval_accepts(tmp_path, server, weigh
     assert cli.main(["eval", "--checkpoint", str(out), "--data", str(imgs)]) == 0
     assert cli.main(["pretrained", NAME, "--quality", "5"]) == 2
     assert "no bmshj2018-hyperprior mse q5" in capsys.readouterr().err
+
+
+@pytest.mark.peers
+def test_reproduce_command_on_served_test_weights(tmp_path, server, weights, capsys):
+    """README's reproduce command, on two qualities of small served test weights instead of the zoo's."""
+    from PIL import Image
+
+    from jlic import cli
+    from jlic.rdcurve import load
+
+    data, digest, _ = weights
+    index, _ = _index(tmp_path, server, data, digest, quality=1)
+    table = json.loads(index.read_text())  # the same test weights stand in for quality 2
+    server.files[f"/zoo/{NAME}-2-{digest[:8]}.pth.tar"] = data
+    table[NAME]["mse"]["2"] = f"{server.url}/zoo/{NAME}-2-{digest[:8]}.pth.tar"
+    index.write_text(json.dumps(table))
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    Image.fromarray(test_image(128)[:100]).save(imgs / "a.png")  # 100 x 128: zero padding matters
+    work = tmp_path / "repro"
+    assert cli.main(["reproduce", NAME, "--quality", "1,2", "--data", str(imgs), "--workdir", str(work),
+                     "--index", str(index), "--cache", str(tmp_path / "cache")]) == 0
+    curve = load(work / "rd.json")
+    assert len(curve) == 2 and curve.extra["convention"] == "compressai"
+    assert sorted(curve.results["lambda"]) == [0.0018, 0.0035]
+    assert (work / "rd.png").stat().st_size > 0
+    report = (work / "report.md").read_text()
+    assert "Convention: compressai" in report and "imported weights (CompressAI zoo)" in report
+    if Path("../shared/reference/kodak-rd/compressai-bmshj2018-hyperprior_mse_cpu.json").exists():
+        assert "| bmshj2018-hyperprior | anchor |" in report  # CompressAI's published curve
