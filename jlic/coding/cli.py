@@ -270,7 +270,7 @@ def _eval(argv: list[str]) -> int:
         raise CliError(f"no exported model (model.json) in {ckpt} or its subfolders")
     results = {}
     for model_dir in models:
-        codec = load_codec(model_dir, "zeros" if args.convention == "compressai" else "edge")
+        codec = load_codec(model_dir) if args.convention == "jlic" else load_codec(model_dir, "zeros")
         print(f"# {model_dir} ({codec.model.name}, convention {args.convention})")
         print(f"{'image':<24} {'bpp':>8} {'psnr':>8} {'ms-ssim':>8} {'enc s':>8} {'dec s':>8}")
         rows = evaluate(codec, images, args.convention)
