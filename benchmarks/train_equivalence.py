@@ -323,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--aux-lr", type=float, default=1e-3)
     ap.add_argument("--plot", type=Path, default=RESULTS / "train_equivalence.png")
+    ap.add_argument("--float-floor", action="store_true",
+                    help="also train a float64 CompressAI copy (slow: torch's float64 convs are unoptimized)")
     ap.add_argument("--float64", type=int, default=0, metavar="STEPS",
                     help="only run both steps in float64 for STEPS steps (small model) and print the JSON")
     args = ap.parse_args(argv)
@@ -335,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     batches = bsds_batches(args.steps, args.batch, args.crop)
     results = []
     for name in args.models:
-        r = compare(name, batches, args.N, args.M, args.lmbda, args.lr, args.aux_lr, verbose=True)
+        r = compare(name, batches, args.N, args.M, args.lmbda, args.lr, args.aux_lr, verbose=True,
+                    float_floor=args.float_floor)
         results.append(r)
         final = {s: {k: round(r["history"][s][k][-1], 5) for k in KEYS} for s in ("jlic", "compressai")}
         print(f"{name}: max relative difference over {args.steps} steps "
