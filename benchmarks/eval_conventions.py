@@ -54,20 +54,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--images", type=int, default=6)
     ap.add_argument("--size", default="700x500", help="crop WxH (not multiples of 64)")
     args = ap.parse_args(argv)
+    import torch
     from PIL import Image
 
     from jlic.coding import bitstream
-    from jlic.coding.codec import Codec
+    from jlic.coding.conventions import make_codec
     from jlic.interop.compressai import import_compressai
     from jlic.metrics.psnr import psnr_8bit
     from tests.interop.test_conventions import _compressai_eval
 
+    torch.set_num_threads(1)
     net = train_compressai(args.steps, args.N, args.M)
     imp = import_compressai("bmshj2018-hyperprior", net)
     w, h = (int(v) for v in args.size.split("x"))
-    codecs = {"compressai convention": Codec(imp.model, imp.params, imp.tables, padding="zeros"),
-              "jlic edge padding": Codec(imp.model, imp.params, imp.tables),
-              "zeros, jlic-built tables": Codec(imp.model, imp.params, None, padding="zeros")}
+    codecs = {"compressai convention": make_codec(imp.model, imp.params, imp.tables, "compressai"),
+              "jlic edge padding": make_codec(imp.model, imp.params, imp.tables, "jlic"),
+              "zeros, jlic-built tables": make_codec(imp.model, imp.params, None, "compressai")}
     rows: dict[str, dict[str, list[float]]] = {k: {"bytes": [], "psnr": []} for k in ["CompressAI", *codecs]}
     for path in sorted(KODAK.glob("*.png"))[: args.images]:
         with Image.open(path) as im:

@@ -141,9 +141,9 @@ class CompressAITrainer:
         aux = self.net.aux_loss()
         aux.backward()
         self.aux_opt.step()
-        mse = float(out["mse_loss"])
-        return {"loss": float(out["loss"]), "bpp": float(out["bpp_loss"]), "psnr": -10 * math.log10(mse),
-                "aux_loss": float(aux)}
+        mse = out["mse_loss"].item()
+        return {"loss": out["loss"].item(), "bpp": out["bpp_loss"].item(), "psnr": -10 * math.log10(mse),
+                "aux_loss": aux.item()}
 
 
 # ------------------------------------------------------------------------------------------------- jlic
@@ -323,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--aux-lr", type=float, default=1e-3)
     ap.add_argument("--plot", type=Path, default=RESULTS / "train_equivalence.png")
+    ap.add_argument("--torch-threads", type=int, default=1,
+                    help="torch CPU threads (default 1: on a loaded machine OpenMP spinning makes more threads "
+                         "slower; this benchmark compares values, not speed)")
     ap.add_argument("--float-floor", action="store_true",
                     help="also train a float64 CompressAI copy (slow: torch's float64 convs are unoptimized)")
     ap.add_argument("--float64", type=int, default=0, metavar="STEPS",
@@ -334,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         jax.config.update("jax_enable_x64", True)
         print(json.dumps({name: float64_check(name, args.float64) for name in args.models}))
         return 0
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
     batches = bsds_batches(args.steps, args.batch, args.crop)
     results = []
     for name in args.models:

@@ -104,9 +104,11 @@ def encode_png(image: np.ndarray, suffix: str = ".png") -> bytes:
     return buf.getvalue()
 
 
-def load_codec(checkpoint: str | Path, padding: str = "edge") -> Any:
-    """A :class:`jlic.coding.codec.Codec` for an exported model directory (``padding`` as ``Codec``)."""
-    from jlic.coding.codec import Codec, ModelTables
+def load_codec(checkpoint: str | Path, convention: str = "jlic") -> Any:
+    """A :class:`jlic.coding.codec.Codec` for an exported model directory (padding of ``convention``,
+    :mod:`jlic.coding.conventions`)."""
+    from jlic.coding.codec import ModelTables
+    from jlic.coding.conventions import make_codec
     from jlic.train.checkpoint import load_model
 
     checkpoint = Path(checkpoint)
@@ -123,7 +125,7 @@ def load_codec(checkpoint: str | Path, padding: str = "edge") -> Any:
             tables = ModelTables.from_bytes(stored.read_bytes())
         except (OSError, KeyError, ValueError) as e:
             raise CliError(f"cannot read coding tables {stored}: {e}") from None
-    return Codec(model, params, tables, padding=padding)
+    return make_codec(model, params, tables, convention)
 
 
 def export_tables(checkpoint: str | Path) -> Path:
@@ -200,7 +202,7 @@ def evaluate(codec: Any, images: list[tuple[str, np.ndarray]], convention: str =
     The first image of each size is coded once untimed so that jit compilation is not counted. With
     ``convention="compressai"`` bpp counts the stream bytes only (CompressAI's definition), else the file.
     """
-    from jlic.coding.bitstream import unpack
+    from jlic.coding.conventions import rate_bytes
     from jlic.metrics.msssim import min_size, ms_ssim
     from jlic.metrics.psnr import psnr_8bit
 
@@ -217,7 +219,7 @@ def evaluate(codec: Any, images: list[tuple[str, np.ndarray]], convention: str =
         t2 = time.perf_counter()
         x, x_hat = img.astype(np.float32) / 255, rec.astype(np.float32) / 255
         msssim = float(ms_ssim(x, x_hat)) if min(img.shape[:2]) >= min_size() else None
-        nbytes = len(data) if convention == "jlic" else sum(len(s) for s in unpack(data).streams)
+        nbytes = rate_bytes(data, convention)
         rows.append({
             "image": name, "bytes": nbytes, "bpp": nbytes * 8 / (img.shape[0] * img.shape[1]),
             "psnr-rgb": float(psnr_8bit(x, x_hat)), "ms-ssim-rgb": msssim,
@@ -270,7 +272,7 @@ def _eval(argv: list[str]) -> int:
         raise CliError(f"no exported model (model.json) in {ckpt} or its subfolders")
     results = {}
     for model_dir in models:
-        codec = load_codec(model_dir) if args.convention == "jlic" else load_codec(model_dir, "zeros")
+        codec = load_codec(model_dir) if args.convention == "jlic" else load_codec(model_dir, args.convention)
         print(f"# {model_dir} ({codec.model.name}, convention {args.convention})")
         print(f"{'image':<24} {'bpp':>8} {'psnr':>8} {'ms-ssim':>8} {'enc s':>8} {'dec s':>8}")
         rows = evaluate(codec, images, args.convention)

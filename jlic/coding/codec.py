@@ -222,11 +222,7 @@ def to_float_image(image: np.ndarray) -> np.ndarray:
 class Codec:
     """A model + params + tables, with jit-compiled transforms; ``compress`` / ``decompress`` images."""
 
-    def __init__(self, model: Any, params: Any, tables: ModelTables | None = None, jit: bool = True,
-                 padding: str = "edge") -> None:
-        if padding not in ("edge", "zeros"):
-            raise ValueError(f"padding must be 'edge' or 'zeros' (CompressAI's convention), not {padding!r}")
-        self.padding = padding
+    def __init__(self, model: Any, params: Any, tables: ModelTables | None = None, jit: bool = True) -> None:
         self.model = model
         self.params = params
         self.tables = build_model_tables(model, params) if tables is None else tables
@@ -254,14 +250,12 @@ class Codec:
         return self._fns[name]
 
     def pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-        """Float NHWC batch of one, padded (centred) to a multiple of ``model.stride`` by edge replication,
-        or with zeros for ``padding="zeros"`` (CompressAI's eval_model convention)."""
+        """Float NHWC batch of one, edge-padded (centred) to a multiple of ``model.stride``."""
         x = to_float_image(image)
         h, w = x.shape[:2]
         ph, pw = -h % self.model.stride, -w % self.model.stride
         pads = (ph // 2, ph - ph // 2, pw // 2, pw - pw // 2)
-        x = np.pad(x, ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0)),
-                   mode="edge" if self.padding == "edge" else "constant")
+        x = np.pad(x, ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0)), mode="edge")
         return x[None], pads
 
     def compress_with_latents(self, image: np.ndarray) -> tuple[bytes, dict[str, np.ndarray]]:

@@ -91,11 +91,12 @@ class Pretrained:
     metric: str
     url: str
 
-    def codec(self, jit: bool = True) -> Any:
-        """A `jlic.coding.codec.Codec` coding with CompressAI's own tables."""
-        from jlic.coding.codec import Codec
+    def codec(self, convention: str = "compressai", jit: bool = True) -> Any:
+        """A `jlic.coding.codec.Codec` coding with CompressAI's own tables, padding as `convention`
+        (`jlic.coding.conventions`; default CompressAI's zeros)."""
+        from jlic.coding.conventions import make_codec
 
-        return Codec(self.model, self.params, self.tables, jit=jit)
+        return make_codec(self.model, self.params, self.tables, convention, jit=jit)
 
 
 def cache_dir(cache: str | Path | None = None) -> Path:

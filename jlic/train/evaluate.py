@@ -37,31 +37,19 @@ def _codec_module() -> Any:
     return codec
 
 
-# Evaluation conventions: "jlic" pads by edge replication and counts the whole .jlic file; "compressai" pads
-# with zeros (CompressAI's eval_model: F.pad 0, centred) and counts the stream bytes only (as its bpp).
-CONVENTIONS = {"jlic": "edge", "compressai": "zeros"}
-
-
-def _coded_bytes(data: bytes, convention: str) -> int:
-    if convention == "jlic":
-        return len(data)
-    from jlic.coding.bitstream import unpack
-
-    return sum(len(s) for s in unpack(data).streams)
-
-
 def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray], tables: Any = None,
                    convention: str = "jlic") -> dict[str, float]:
     """Mean real bpp, estimated bpp, PSNR-RGB, MS-SSIM (if all images are >= 161 px a side), and
     encode/decode seconds of one model on uint8 RGB `images` (the first image is coded once untimed to
-    compile), with coding `tables` (default: built from `params`) and a `CONVENTIONS` padding / byte count."""
+    compile), with coding `tables` (default: built from `params`) and the padding / byte count of
+    `convention` (`jlic.coding.conventions`)."""
+    from jlic.coding import conventions
     from jlic.metrics.msssim import min_size, ms_ssim
     from jlic.metrics.psnr import psnr_8bit
 
-    if convention not in CONVENTIONS:
-        raise ValueError(f"convention must be one of {tuple(CONVENTIONS)}, not {convention!r}")
-    padding = CONVENTIONS[convention]
-    codec = _codec_module().Codec(model, params, tables, padding=padding)
+    _codec_module()
+    padding = conventions.CONVENTIONS[conventions.check(convention)]
+    codec = conventions.make_codec(model, params, tables, convention)
     floor_bits = float(codec.tables.factorized.precision)
 
     @jax.jit
@@ -89,7 +77,7 @@ def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray], tables
         t2 = time.perf_counter()
         x, x_hat = img / 255.0, rec / 255.0
         n = img.shape[0] * img.shape[1]
-        rows["bpp"].append(_coded_bytes(data, convention) * 8.0 / n)
+        rows["bpp"].append(conventions.rate_bytes(data, convention) * 8.0 / n)
         est_bpp, tail_share = estimate(params, np.asarray(x, np.float32)[None])
         rows["bpp-estimated"].append(float(est_bpp))
         rows["estimated-tail-share"].append(float(tail_share))

@@ -31,11 +31,14 @@ MODELS = ["bmshj2018-hyperprior", pytest.param("mbt2018-mean", marks=pytest.mark
 
 @pytest.fixture(scope="module")
 def te():
-    pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
     pytest.importorskip("compressai")
     from benchmarks import train_equivalence
 
-    return train_equivalence
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: one thread is faster, and immune to a loaded machine
+    yield train_equivalence
+    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", MODELS)
