@@ -12,13 +12,12 @@ from the same weights. Printed: mean stream bytes and PSNR of each against Compr
 from __future__ import annotations
 
 import argparse
-import platform
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.records import append_record
-from benchmarks.train_equivalence import bsds_batches
+from benchmarks.train_equivalence import _cpu, bsds_batches
 
 KODAK = Path(__file__).parents[1] / ".." / "shared" / "data" / "kodak"
 
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         summary[name] = {"bytes": b, "psnr": p, "bytes_vs_compressai_%": 100 * (b / ref_b - 1),
                          "psnr_vs_compressai_db": p - ref_p}
         print(f"{name:<28} {b:10.1f} B ({100 * (b / ref_b - 1):+6.2f}%)  {p:7.3f} dB ({p - ref_p:+.3f})")
-    path = append_record("eval_conventions", {"args": vars(args), "cpu": platform.processor(),
+    path = append_record("eval_conventions", {"args": vars(args), "cpu": _cpu(),
                                               "images": args.images, "summary": summary})
     print(f"record: {path}")
     return 0
