@@ -290,6 +290,9 @@ def plot(results: list[dict[str, Any]], path: Path) -> Path:
             ax = axes[i, j]
             ax.plot(r["history"]["compressai"][k], color="tab:orange", lw=2.5, alpha=0.6, label="CompressAI")
             ax.plot(r["history"]["jlic"][k], color="tab:blue", lw=1.0, ls="--", label="jlic")
+            if r["history"].get("compressai-float64", {}).get(k):
+                ax.plot(r["history"]["compressai-float64"][k], color="tab:green", lw=0.8, ls=":",
+                        label="CompressAI float64")
             if i == 0 and "float_floor" in r:
                 ax.text(0.98, 0.95, f"CompressAI f32 vs f64: {r['float_floor']['loss']:.1e}",
                         transform=ax.transAxes, ha="right", va="top", fontsize=7)

