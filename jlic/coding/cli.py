@@ -195,14 +195,13 @@ def _list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def evaluate(codec: Any, images: list[tuple[str, np.ndarray]], convention: str = "jlic"
-             ) -> list[dict[str, Any]]:
+def evaluate(codec: Any, images: list[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
     """Per-image real-bytes bpp, PSNR-RGB, MS-SSIM (None if too small), encode / decode seconds.
 
-    The first image of each size is coded once untimed so that jit compilation is not counted. With
-    ``convention="compressai"`` bpp counts the stream bytes only (CompressAI's definition), else the file.
+    The first image of each size is coded once untimed so that jit compilation is not counted. For a codec
+    of the CompressAI convention bpp counts the stream bytes only (CompressAI's definition), else the file.
     """
-    from jlic.coding.conventions import rate_bytes
+    from jlic.coding import conventions
     from jlic.metrics.msssim import min_size, ms_ssim
     from jlic.metrics.psnr import psnr_8bit
 
@@ -219,7 +218,7 @@ def evaluate(codec: Any, images: list[tuple[str, np.ndarray]], convention: str =
         t2 = time.perf_counter()
         x, x_hat = img.astype(np.float32) / 255, rec.astype(np.float32) / 255
         msssim = float(ms_ssim(x, x_hat)) if min(img.shape[:2]) >= min_size() else None
-        nbytes = rate_bytes(data, convention)
+        nbytes = conventions.rate_bytes(data, conventions.of(codec))
         rows.append({
             "image": name, "bytes": nbytes, "bpp": nbytes * 8 / (img.shape[0] * img.shape[1]),
             "psnr-rgb": float(psnr_8bit(x, x_hat)), "ms-ssim-rgb": msssim,
@@ -275,7 +274,7 @@ def _eval(argv: list[str]) -> int:
         codec = load_codec(model_dir) if args.convention == "jlic" else load_codec(model_dir, args.convention)
         print(f"# {model_dir} ({codec.model.name}, convention {args.convention})")
         print(f"{'image':<24} {'bpp':>8} {'psnr':>8} {'ms-ssim':>8} {'enc s':>8} {'dec s':>8}")
-        rows = evaluate(codec, images, args.convention)
+        rows = evaluate(codec, images)
         for row in rows:
             print(_format(row))
         mean = _mean(rows)

@@ -24,6 +24,8 @@ CONVENTIONS = {"jlic": "edge", "compressai": "zeros"}  # convention -> padding (
 class ZeroPaddedCodec(Codec):
     """A :class:`Codec` that pads with zeros (CompressAI's convention) instead of edge replication."""
 
+    convention = "compressai"
+
     def pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         x = to_float_image(image)
         h, w = x.shape[:2]
@@ -37,6 +39,11 @@ def check(convention: str) -> str:
     if convention not in CONVENTIONS:
         raise ValueError(f"convention must be one of {tuple(CONVENTIONS)}, not {convention!r}")
     return convention
+
+
+def of(codec: Any) -> str:
+    """The convention a codec pads by (``"jlic"`` for a plain :class:`Codec`)."""
+    return getattr(codec, "convention", "jlic")
 
 
 def make_codec(model: Any, params: Any, tables: Any = None, convention: str = "jlic", **kwargs: Any) -> Codec:

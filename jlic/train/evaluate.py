@@ -48,8 +48,8 @@ def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray], tables
     from jlic.metrics.psnr import psnr_8bit
 
     _codec_module()
-    padding = conventions.CONVENTIONS[conventions.check(convention)]
     codec = conventions.make_codec(model, params, tables, convention)
+    padding = conventions.CONVENTIONS[conventions.of(codec)]
     floor_bits = float(codec.tables.factorized.precision)
 
     @jax.jit
@@ -77,7 +77,7 @@ def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray], tables
         t2 = time.perf_counter()
         x, x_hat = img / 255.0, rec / 255.0
         n = img.shape[0] * img.shape[1]
-        rows["bpp"].append(conventions.rate_bytes(data, convention) * 8.0 / n)
+        rows["bpp"].append(conventions.rate_bytes(data, conventions.of(codec)) * 8.0 / n)
         est_bpp, tail_share = estimate(params, np.asarray(x, np.float32)[None])
         rows["bpp-estimated"].append(float(est_bpp))
         rows["estimated-tail-share"].append(float(tail_share))

@@ -164,7 +164,15 @@ def test_cli_pretrained_writes_a_checkpoint_eval_accepts(tmp_path, server, weigh
     imgs = tmp_path / "imgs"
     imgs.mkdir()
     Image.fromarray(test_image(64)).save(imgs / "a.png")
-    assert cli.main(["eval", "--checkpoint", str(out), "--data", str(imgs)]) == 0
+    results = {}
+    for convention in ("jlic", "compressai"):
+        js = tmp_path / f"{convention}.json"
+        assert cli.main(["eval", "--checkpoint", str(out), "--data", str(imgs), "--convention", convention,
+                         "--json", str(js)]) == 0
+        (res,) = json.loads(js.read_text()).values()
+        assert res["convention"] == convention
+        results[convention] = res["mean"]["bytes"]
+    assert results["compressai"] < results["jlic"]  # stream bytes only vs the whole file (and other padding)
     assert cli.main(["pretrained", NAME, "--quality", "5"]) == 2
     assert "no bmshj2018-hyperprior mse q5" in capsys.readouterr().err
 
