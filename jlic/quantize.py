@@ -1,12 +1,17 @@
 """Quantization proxies for training and hard quantization for coding, one pure function per mode.
 
-- `noise`: additive uniform noise U(-1/2, 1/2) (Ballé et al. 2017, arXiv 1611.01704).
+- `noise`: additive uniform noise U(-1/2, 1/2) (Ballé et al. 2017, arXiv 1611.01704); `supplied_noise`
+  makes it use given arrays (to train exactly as another implementation).
 - `round_ste`: rounding with a straight-through (identity) gradient (Theis et al. 2017, arXiv 1703.00395).
 - `round_offset`: hard rounding around an offset, `round(x - m) + m` (medians / means, as the coders use).
 - `soft_round_noise`: soft rounding + noise + conditional mean (Agustsson & Theis 2020, arXiv 2006.09952).
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator, Mapping
 
 import jax
 import jax.numpy as jnp
@@ -19,8 +24,42 @@ Array = jax.Array
 MODES = ("noise", "ste", "round", "soft_round")
 
 
+_SUPPLIED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("jlic_supplied_noise", default=None)
+
+
+@contextlib.contextmanager
+def supplied_noise(arrays: Mapping[str, Array]) -> Iterator[None]:
+    """Use given uniform noise instead of drawing it: inside the context, `noise(x, key)` ignores `key` and
+    adds the one array of `arrays` whose shape is `x.shape` (e.g. `{"y": u_y, "z": u_z}`, NHWC).
+
+    This is how a train step is fed the exact noise of another implementation (CompressAI, to check that
+    both train alike; `jlic.train.step.make_train_step(...)(..., noise=arrays)`). It acts while the forward
+    pass is traced, so it works under `jax.jit`. A noise call whose shape matches no array or several, or
+    an array left unused when the context ends, raises `ValueError`: supplied noise is never half-applied.
+    """
+    state = {"arrays": dict(arrays), "used": set()}
+    token = _SUPPLIED.set(state)
+    try:
+        yield
+    finally:
+        _SUPPLIED.reset(token)
+    unused = sorted(set(state["arrays"]) - state["used"])
+    if unused:
+        raise ValueError(f"supplied noise {unused} was not used by the model (no latent of that shape)")
+
+
 def noise(x: Array, key: Array) -> Array:
-    """`x + u` with `u ~ U(-1/2, 1/2)`, the continuous relaxation used to train with likelihoods."""
+    """`x + u` with `u ~ U(-1/2, 1/2)`, the continuous relaxation used to train with likelihoods (`u` is the
+    array given by `supplied_noise`, if active)."""
+    state = _SUPPLIED.get()
+    if state is not None:
+        names = [k for k, v in state["arrays"].items() if tuple(v.shape) == tuple(x.shape)]
+        if len(names) != 1:
+            shapes = {k: tuple(v.shape) for k, v in state["arrays"].items()}
+            raise ValueError(f"supplied noise: a latent of shape {tuple(x.shape)} matches {len(names)} of "
+                             f"{shapes} (need exactly one)")
+        state["used"].add(names[0])
+        return x + jnp.asarray(state["arrays"][names[0]], x.dtype)
     return x + uniform(key, x.shape, x.dtype, -0.5, 0.5)
 
 

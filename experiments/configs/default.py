@@ -41,6 +41,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.model = "bmshj2018-hyperprior"
     c.quality = 1
     c.model_kwargs = ml_collections.ConfigDict({"N": 32, "M": 48})
+    # fine-tune from: "pretrained:NAME:QUALITY[:METRIC]" (CompressAI's zoo weights) or an exported model
+    # directory; its architecture replaces model/quality/model_kwargs. "": train from scratch.
+    c.init_from = ""
     c.metric = "mse"  # or "ms-ssim"
     # λ sweep: one model per λ; "vmap" trains all of them at once, "sequential" one after the other.
     # benchmarks/sweep.py on a 2-core CPU, this model, 3 λ: vmap 79.6 vs sequential 92.0 ms/step/model
@@ -84,6 +87,8 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval.data = "embedded:astronaut,coffee"
     c.eval.limit = 2
     c.eval.max_side = 256
+    # padding convention: "jlic" (edge replication) or "compressai" (zeros, as CompressAI's eval_model)
+    c.eval.convention = "jlic"
     c.eval.anchors = "../shared/reference/kodak-rd"  # RD anchors (JSON); skipped if absent
     c.eval.anchor_names = ("compressai-bmshj2018-hyperprior_mse_cpu", "jpeg", "jpeg2000")
     # classic codecs run on the same eval images (jlic.codecs.classic names; settings: codec -> sweep)

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAGIC = b"JLIC"
-FORMAT_VERSION = 2  # 2: the model's latents in ONE entropy-coded stream (1: one stream per latent)
+FORMAT_VERSION = 2  # 2: the latents in ONE entropy-coded stream ending on a check word (1: one per latent)
 MAX_NAME = 64
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 1 << 28

@@ -82,9 +82,11 @@ def encode_png(image: np.ndarray, suffix: str = ".png") -> bytes:
     return buf.getvalue()
 
 
-def load_codec(checkpoint: str | Path) -> Any:
-    """A :class:`jlic.coding.codec.Codec` for an exported model directory."""
-    from jlic.coding.codec import Codec, ModelTables
+def load_codec(checkpoint: str | Path, convention: str = "jlic") -> Any:
+    """A :class:`jlic.coding.codec.Codec` for an exported model directory (padding of ``convention``,
+    :mod:`jlic.coding.conventions`)."""
+    from jlic.coding.codec import ModelTables
+    from jlic.coding.conventions import make_codec
     from jlic.models.export import load_model
 
     checkpoint = Path(checkpoint)
@@ -101,7 +103,7 @@ def load_codec(checkpoint: str | Path) -> Any:
             tables = ModelTables.from_bytes(stored.read_bytes())
         except (OSError, KeyError, ValueError) as e:
             raise CliError(f"cannot read coding tables {stored}: {e}") from None
-    return Codec(model, params, tables)
+    return make_codec(model, params, tables, convention)
 
 
 def export_tables(checkpoint: str | Path) -> Path:
@@ -198,6 +200,9 @@ def _eval(argv: list[str]) -> int:
     p.add_argument("--data", required=True, help="folder of images")
     p.add_argument("--limit", type=int, default=0, help="use only the first N images (0: all)")
     p.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    p.add_argument("--convention", choices=("jlic", "compressai"), default="jlic",
+                   help="jlic: edge padding, bpp of the whole file; compressai: zero padding and bpp of the "
+                        "streams, as CompressAI's eval_model (to compare with its published numbers)")
     args = p.parse_args(argv)
     folder, ckpt = Path(args.data), Path(args.checkpoint)
     if not folder.is_dir():
@@ -219,15 +224,16 @@ def _eval(argv: list[str]) -> int:
         raise CliError(f"no exported model (model.json) in {ckpt} or its subfolders")
     results = {}
     for model_dir in models:
-        codec = load_codec(model_dir)
-        print(f"# {model_dir} ({codec.model.name})")
+        codec = load_codec(model_dir) if args.convention == "jlic" else load_codec(model_dir, args.convention)
+        print(f"# {model_dir} ({codec.model.name}, convention {args.convention})")
         print(f"{'image':<24} {'bpp':>8} {'psnr':>8} {'ms-ssim':>8} {'enc s':>8} {'dec s':>8}")
         rows = evaluate(codec, images)
         for row in rows:
             print(_format(row))
         mean = _mean(rows)
         print(_format({**mean, "ms-ssim-rgb": mean["ms-ssim-rgb"]}))
-        results[str(model_dir)] = {"model": codec.model.name, "images": rows, "mean": mean}
+        results[str(model_dir)] = {"model": codec.model.name, "convention": args.convention, "images": rows,
+                                   "mean": mean}
     if args.json:
         atomic_write(args.json, (json.dumps(results, indent=2) + "\n").encode())
     return 0

@@ -172,7 +172,7 @@ class Codec:
         """``compress`` plus the coded latents: symbols by latent name (``"y"``, ``"z"``) and ``"y_hat"``."""
         x, pads = self.pad(image)
         y = np.asarray(self.fn("analysis")(self.params, x), np.float32)
-        writer = StreamWriter()
+        writer = StreamWriter(check=True)
         y_hat, symbols = self.latent_codec.encode(self.context, writer, y, None)
         h, w = np.shape(image)[:2]
         data = bitstream.pack(Container(self.model.name, self.config_hash, h, w, 3, 8, pads, [writer.finish()]))
@@ -194,7 +194,7 @@ class Codec:
         if len(c.streams) != 1:
             raise BitstreamError(f"expected 1 entropy-coded stream for {self.model.name}, got {len(c.streams)}")
         y_shape = _shape_of(self.model.analysis, self.params, jax.ShapeDtypeStruct((1, hp, wp, 3), jnp.float32))
-        reader = StreamReader(c.streams[0])
+        reader = StreamReader(c.streams[0], check=True)
         y_hat, symbols = self.latent_codec.decode(self.context, reader, y_shape, None)
         reader.finish()
         return c, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}

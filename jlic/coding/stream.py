@@ -12,11 +12,14 @@ segments ``(symbols, constriction model, model params)`` (e.g. per-symbol Gaussi
 :func:`escape_segments` / :meth:`StreamReader.decode_escapes` for their bypass codes. One stream instead
 of one per step saves the ANS state flush (4-8 bytes) per step.
 
-Every decode failure raises :class:`~jlic.coding.bitstream.BitstreamError` with a one-line message. A
-corrupted stream that still decodes yields wrong symbols; the container's CRC is what detects that. ANS
-cannot detect reading past the end either: an empty stack decodes as symbol index 0 (a valid stream's
-last-decoded index-0 symbols cost no words at all), so exhaustion shows up as wrong symbols or as
-trailing data at :meth:`StreamReader.finish`.
+Every decode failure raises :class:`~jlic.coding.bitstream.BitstreamError` with a one-line message. ANS
+by itself cannot detect reading past the end: an empty stack decodes as symbol index 0 (a valid stream's
+last-decoded index-0 symbols cost no words at all), and a cut or altered stream that still decodes yields
+wrong symbols. With ``check=True`` (what ``.jlic`` files use) the writer codes a fixed 32-bit check word
+*first*, so the reader decodes it *last* in :meth:`StreamReader.finish`: a stream that was cut, padded,
+altered, or decoded with other indexes than the encoder's ends on another word (a chance of 2^-32 to pass
+for random data) and is refused. It costs at most 4 bytes per stream (0 in ``tests/coding/test_stream.py``'s
+case: the stream's length is a whole number of 32-bit words either way).
 
 References:
   Duda, "Asymmetric numeral systems", arXiv:1311.2540.
@@ -36,14 +39,17 @@ from jlic.coding.coder import Coder
 
 Segment = tuple[np.ndarray, Any, tuple]
 _DECODE_ERRORS = (ValueError, RuntimeError, OverflowError, TypeError, KeyError)  # what constriction raises
+_CHECK_WORD = np.array([0x4A4C, 0x4943], np.int32)  # "JLIC" as two 16-bit symbols, coded first, decoded last
+_CHECK_MODEL = constriction.stream.model.Uniform(1 << 16)
 
 
 class StreamWriter:
     """Collects coding steps in DECODE order from any number of Coders; :meth:`finish` returns ONE stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, check: bool = False) -> None:
         self._steps: list[list[Segment]] = []
         self._finished = False
+        self._check = check
 
     def encode(self, coder: Coder, symbols: np.ndarray, indexes: np.ndarray) -> None:
         """Add a step: int ``symbols`` (any int32 value) coded with ``coder``'s tables ``indexes`` (alike)."""
@@ -65,6 +71,8 @@ class StreamWriter:
         self._check_open()
         self._finished = True
         ans = constriction.stream.stack.AnsCoder()
+        if self._check:
+            ans.encode_reverse(_CHECK_WORD, _CHECK_MODEL)
         try:
             for step in reversed(self._steps):
                 for syms, model, params in reversed(step):
@@ -81,7 +89,8 @@ class StreamWriter:
 class StreamReader:
     """Decodes the steps of a :class:`StreamWriter` stream one at a time, in the order they were added."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, check: bool = False) -> None:
+        self._check = check
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"stream data must be bytes, got {type(data).__name__}")
         if len(data) % 4:
@@ -130,8 +139,16 @@ class StreamReader:
         """Check that the stream was consumed exactly.
 
         Raises:
-          BitstreamError: data is left (a corrupt stream, or indexes other than the encoder's).
+          BitstreamError: the check word (``check=True``) is wrong, or data is left (a cut or corrupt
+            stream, or indexes other than the encoder's).
         """
+        if self._check:
+            try:
+                word = np.asarray(self._ans.decode(_CHECK_MODEL, 2), np.int32)
+            except _DECODE_ERRORS as e:
+                raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
+            if not np.array_equal(word, _CHECK_WORD):
+                raise BitstreamError("entropy-coded stream fails its check word (cut, altered or crafted data)")
         if not self._ans.is_empty():
             raise BitstreamError("entropy-coded stream has trailing data (corrupt or wrong indexes)")
 

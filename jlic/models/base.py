@@ -39,12 +39,18 @@ def pad_amounts(height: int, width: int, multiple: int) -> tuple[tuple[int, int]
     return (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)
 
 
-def pad_image(x: Array, multiple: int) -> tuple[Array, tuple[tuple[int, int], tuple[int, int]]]:
-    """Pad NHWC `x` by edge replication so H and W are multiples of `multiple`."""
+PADDINGS = ("edge", "zeros")  # "zeros": CompressAI's eval_model convention (F.pad with 0, centred)
+
+
+def pad_image(x: Array, multiple: int, mode: str = "edge"
+              ) -> tuple[Array, tuple[tuple[int, int], tuple[int, int]]]:
+    """Pad NHWC `x` so H and W are multiples of `multiple`, centred, by edge replication or `mode="zeros"`."""
+    if mode not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, not {mode!r}")
     pads = pad_amounts(x.shape[1], x.shape[2], multiple)
     if pads == ((0, 0), (0, 0)):
         return x, pads
-    return jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), mode="edge"), pads
+    return jnp.pad(x, ((0, 0), pads[0], pads[1], (0, 0)), mode="edge" if mode == "edge" else "constant"), pads
 
 
 def crop_image(x: Array, pads: tuple[tuple[int, int], tuple[int, int]]) -> Array:
@@ -120,11 +126,13 @@ class CompressionModel:
 
         return jax.jit(init)(key)  # one compiled program instead of hundreds of eagerly dispatched ops
 
-    def apply(self, params: Params, x: Array, train: bool = False, rng: Array | None = None) -> ModelOutput:
-        """Forward pass: noisy relaxation when `train` (needs `rng`), hard rounding otherwise."""
+    def apply(self, params: Params, x: Array, train: bool = False, rng: Array | None = None,
+              padding: str = "edge") -> ModelOutput:
+        """Forward pass: noisy relaxation when `train` (needs `rng`), hard rounding otherwise; `padding`
+        as `pad_image`."""
         if train and rng is None:
             raise ValueError("apply(train=True) needs an rng key for quantization noise")
-        xp, pads = pad_image(x, self.stride)
+        xp, pads = pad_image(x, self.stride, padding)
         rngs = {"noise": rng} if rng is not None else {}
         x_hat, likelihoods = self.module.apply({"params": params}, xp, train, rngs=rngs)
         return ModelOutput(crop_image(x_hat, pads), likelihoods)

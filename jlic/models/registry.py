@@ -53,8 +53,17 @@ def qualities(name: str) -> list[int]:
     return sorted(_REGISTRY[name][1])
 
 
-def get(name: str, quality: int = 3, **overrides: Any) -> CompressionModel:
-    """Build model `name` at `quality` (1..8 or as published), with constructor `overrides`."""
+def get(name: str, quality: int = 3, pretrained: bool = False, metric: str = "mse", **overrides: Any) -> Any:
+    """Build model `name` at `quality` (1..8 or as published), with constructor `overrides`.
+
+    With `pretrained=True`, CompressAI's published weights for `metric` ("mse" or "ms-ssim"), downloaded
+    once into the cache: a `jlic.interop.pretrained.Pretrained` (model, params, tables, checkpoint);
+    `overrides` then go to `jlic.interop.pretrained.load` (cache, base_url, index, timeout).
+    """
+    if pretrained:
+        from jlic.interop import pretrained as zoo
+
+        return zoo.load(name, quality, metric, **overrides)
     _load()
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}")

@@ -26,26 +26,33 @@ import numpy as np
 from jlic import rdcurve
 
 
-def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray]) -> dict[str, float]:
+def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray], tables: Any = None,
+                   convention: str = "jlic") -> dict[str, float]:
     """Means over uint8 RGB `images` of :func:`jlic.coding.evaluation.evaluate_images` (the evaluator of
     `python -m jlic eval`): real bpp, estimated bpp, estimated-tail-share, PSNR-RGB, MS-SSIM (if every image
-    is >= 161 px a side), encode/decode seconds."""
-    from jlic.coding.codec import Codec
+    is >= 161 px a side), encode/decode seconds; with coding `tables` (default: built from `params`) and the
+    padding / byte count of `convention` (`jlic.coding.conventions`)."""
+    from jlic.coding.conventions import make_codec
     from jlic.coding.evaluation import evaluate_images, mean_row
 
-    mean = mean_row(evaluate_images(Codec(model, params), [(str(i), im) for i, im in enumerate(images)]))
+    codec = make_codec(model, params, tables, convention)
+    mean = mean_row(evaluate_images(codec, [(str(i), im) for i, im in enumerate(images)]))
     return {k: float(v) for k, v in mean.items() if k not in ("image", "bytes") and v is not None}
 
 
 def evaluate_exports(exports: Mapping[float, str | Path], images: Sequence[np.ndarray],
-                     name: str, description: str = "") -> rdcurve.RDCurve:
-    """The RD curve (anchor JSON shape, plus `lambda` and `bpp-estimated`) of exported λ models."""
+                     name: str, description: str = "", convention: str = "jlic") -> rdcurve.RDCurve:
+    """The RD curve (anchor JSON shape, plus `lambda` and `bpp-estimated`) of exported λ models; a model
+    directory holding `coding_tables.npz` (e.g. imported CompressAI tables) is coded with those tables."""
+    from jlic.coding.codec import ModelTables
     from jlic.models.export import load_model
 
     points = []
     for lmbda, directory in sorted(exports.items()):
         model, params = load_model(directory)
-        points.append({"lambda": float(lmbda), **evaluate_model(model, params, images)})
+        stored = Path(directory) / "coding_tables.npz"
+        tables = ModelTables.from_bytes(stored.read_bytes()) if stored.exists() else None
+        points.append({"lambda": float(lmbda), **evaluate_model(model, params, images, tables, convention)})
     return rdcurve.from_points(name, points, description)
 
 
@@ -141,7 +148,11 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     desc = (f"jlic {config.model} ({json.dumps(dict(config.get('model_kwargs') or {}))}), {config.metric}, "
             f"{config.num_steps} steps, batch {config.batch_size}x{config.crop}², train {config.data.train}, "
             f"eval {ev.data} ({len(images)} images)")
-    curve = evaluate_exports(exports, images, name, desc)
+    convention = str(ev.get("convention") or "jlic")
+    origin = (f"fine-tuned here from {config.init_from} (imported weights)" if config.get("init_from")
+              else "trained here from scratch")
+    curve = evaluate_exports(exports, images, name, desc, convention)
+    curve = replace(curve, extra={**curve.extra, "convention": convention, "origin": origin})
     rd = rdcurve.save(curve, workdir / "rd.json")
     anchors = load_anchors(ev.get("anchors"), tuple(ev.get("anchor_names") or ()))
     settings = {k: tuple(v) for k, v in dict(ev.get("live_codec_settings") or {}).items()}
@@ -153,6 +164,48 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     png = plot_rd([curve], workdir / "rd.png", title=name, anchors=others)
     if curve.has("ms-ssim"):
         plot_rd([curve], workdir / "rd-ms-ssim.png", metric="ms-ssim", title=name, anchors=others)
-    header = desc + "."
+    header = "\n\n".join([desc + ".", convention_note(convention),
+                           curve_origins(curve.name, origin, anchors, live),
+                           *([short] if (short := short_run_note(config)) else [])])
     report = write_report(workdir / "report.md", curve, anchors, live, header)
     return {"rd.json": rd, "rd.png": png, "report.md": report}
+
+
+def convention_note(convention: str) -> str:
+    """One line for a report: how images were padded and bytes counted."""
+    if convention == "compressai":
+        return ("Convention: compressai (images zero-padded, centred, to the model's stride as CompressAI's "
+                "eval_model does; bpp counts the entropy-coded streams only, as CompressAI's bpp).")
+    return ("Convention: jlic (images edge-padded, centred, to the model's stride; bpp counts the whole .jlic "
+            "file, header included). CompressAI's published numbers use zero padding: evaluate with "
+            "`--config.eval.convention=compressai` to compare with them on images whose sides are not "
+            "multiples of the stride.")
+
+
+def curve_origins(name: str, origin: str, anchors: Sequence[rdcurve.RDCurve],
+                  live: Sequence[rdcurve.RDCurve]) -> str:
+    """A report paragraph that marks every curve as trained here, run here or imported."""
+    parts = [f"`{name}`: {origin}"]
+    parts += [f"`{c.name}`: imported (published numbers, not run here)" for c in anchors]
+    parts += [f"`{c.name}`: run here on the same images" for c in live]
+    return "Curves: " + "; ".join(parts) + "."
+
+
+# Training signal after which a hyperprior reaches JPEG's curve (shared/reference/cpu-training-facts.md §7).
+JPEG_PARITY_GPX = 15.0
+
+
+def short_run_note(config: Any) -> str | None:
+    """For a from-scratch run far too short to compress well, one sentence on what it can and cannot show."""
+    if config.get("init_from"):
+        return None
+    gpx = float(config.num_steps) * float(config.batch_size) * float(config.crop) ** 2 / 1e9
+    if gpx >= JPEG_PARITY_GPX:
+        return None
+    return (f"What this run can show: it trained on {gpx:.3g} Gpx ({config.num_steps} steps of "
+            f"{config.batch_size}x{config.crop}² crops), and a hyperprior reaches JPEG's curve only after "
+            f"roughly 15-26 Gpx (25-40 CPU-hours per λ on a 2-core CPU), so it checks that the pipeline works "
+            "(real bytes that decode, rate growing with λ) but says nothing about how well jlic's models "
+            "compress; for that, evaluate CompressAI's published weights with jlic (`python -m jlic reproduce "
+            "bmshj2018-hyperprior --data ../shared/data/kodak`) and see the training-equivalence check "
+            "(`benchmarks/train_equivalence.py`, README).")

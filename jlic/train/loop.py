@@ -168,8 +168,25 @@ def build_model(config: Any) -> Any:
     """The model named by `config.model` at `config.quality` with `config.model_kwargs` overrides."""
     from jlic.models import registry
 
+    if config.get("init_from"):  # the architecture of the weights to fine-tune from
+        return initial_params(config)[0]
     kwargs = dict(config.get("model_kwargs") or {})
     return registry.get(config.model, quality=int(config.get("quality", 3) or 3), **kwargs)
+
+
+def initial_params(config: Any) -> tuple[Any, Any]:
+    """(model, params) named by `config.init_from`: `pretrained:NAME:Q[:METRIC]` (CompressAI's published
+    weights, `jlic.interop.pretrained`) or an exported model directory; every λ model starts from them."""
+    spec = str(config.init_from)
+    if spec.startswith("pretrained:"):
+        from jlic.interop import pretrained
+
+        name, quality, metric = pretrained.parse_init(spec)
+        pre = pretrained.load(name, quality, metric)
+        return pre.model, pre.params
+    from jlic.train.checkpoint import load_model
+
+    return load_model(spec)
 
 
 def train_config(config: Any, stride: int) -> dict[str, Any]:
@@ -263,7 +280,8 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
     mesh_shape = tuple(config.mesh_shape) if config.get("mesh_shape") else None
     mesh = sharding.make_mesh(group_size if stacked else 1, int(config.batch_size), shape=mesh_shape)
     init_key, rng_key = jax.random.split(jax.random.key(int(config.seed)))
-    init_one = lambda i: create_train_state(model, jax.random.fold_in(init_key, i), tcfg)
+    start = initial_params(config)[1] if config.get("init_from") else None
+    init_one = lambda i: create_train_state(model, jax.random.fold_in(init_key, i), tcfg, start)
     step_fn = make_train_step(model, tcfg)
     step_rng = lambda step, i: jax.random.fold_in(jax.random.fold_in(rng_key, step), i)
     if stacked:

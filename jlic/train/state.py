@@ -57,9 +57,13 @@ def make_optimizer(config: Mapping[str, Any] | Any = None) -> optax.GradientTran
     return optax.multi_transform({"main": main, "aux": optax.adam(_get(config, "aux_lr"))}, param_labels)
 
 
-def create_train_state(model: CompressionModel, key: Array, config: Mapping[str, Any] | Any = None
-                       ) -> TrainState:
-    """Fresh params (for `config.image_shape`) and optimizer state at step 0."""
-    params = model.init(key, tuple(_get(config, "image_shape")))
+def create_train_state(model: CompressionModel, key: Array, config: Mapping[str, Any] | Any = None,
+                       params: Any = None) -> TrainState:
+    """Fresh params (for `config.image_shape`), or the given `params` (e.g. pretrained weights to fine-tune
+    from), and optimizer state at step 0."""
+    if params is None:
+        params = model.init(key, tuple(_get(config, "image_shape")))
+    else:
+        params = jax.tree.map(jnp.asarray, params)
     opt_state = make_optimizer(config).init(params)
     return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state)

@@ -7,6 +7,7 @@ never reaches the parameters; the loop decides whether to stop.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -14,9 +15,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jlic import quantize
 from jlic.models.base import CompressionModel
 from jlic.train.loss import rate_distortion
-from jlic.train.state import TrainState, make_optimizer
+from jlic.train.state import TrainState, make_optimizer, param_labels
 
 Array = jax.Array
 StepFn = Callable[[TrainState, Array, Array, Array], tuple[TrainState, dict[str, Array]]]
@@ -27,26 +29,52 @@ def _metric(config: Mapping[str, Any] | Any) -> str:
     return value or "mse"
 
 
-def make_loss_fn(model: CompressionModel, metric: str = "mse") -> Callable:
-    """`loss_fn(params, batch, lmbda, rng) -> (loss, metrics)`: R + λD + the quantile (aux) loss."""
+def make_loss_fn(model: CompressionModel, metric: str = "mse", aux: bool = True) -> Callable:
+    """`loss_fn(params, batch, lmbda, rng, noise=None) -> (loss, metrics)`: R + λD + the quantile (aux) loss
+    (without it if not `aux`). `noise` ({"y": u_y, "z": u_z}, NHWC) replaces the drawn quantization noise
+    (`jlic.quantize.supplied_noise`)."""
 
-    def loss_fn(params, batch, lmbda, rng):
-        out = model.apply(params, batch, train=True, rng=rng)
+    def loss_fn(params, batch, lmbda, rng, noise=None):
+        with quantize.supplied_noise(noise) if noise is not None else contextlib.nullcontext():
+            out = model.apply(params, batch, train=True, rng=rng)
         loss, metrics = rate_distortion(out, batch, lmbda, metric)
-        aux = model.aux_loss(params)
-        metrics["aux_loss"] = aux
-        return loss + aux, metrics
+        if not aux:
+            return loss, metrics
+        aux_loss = model.aux_loss(params)
+        metrics["aux_loss"] = aux_loss
+        return loss + aux_loss, metrics
 
     return loss_fn
 
 
 def make_train_step(model: CompressionModel, config: Mapping[str, Any] | Any = None) -> StepFn:
-    """A pure train step for `model` with the optimizer of `config` (see `jlic.train.state`)."""
-    optimizer = make_optimizer(config)
-    grad_fn = jax.value_and_grad(make_loss_fn(model, _metric(config)), has_aux=True)
+    """A pure train step for `model` with the optimizer of `config` (see `jlic.train.state`):
+    `step(state, batch, lmbda, rng, noise=None)`; `noise` as in `make_loss_fn`.
 
-    def step(state: TrainState, batch: Array, lmbda: Array, rng: Array) -> tuple[TrainState, dict[str, Array]]:
-        (_, metrics), grads = grad_fn(state.params, batch, lmbda, rng)
+    `config.aux_step`: "joint" (default) takes the quantile (aux) loss at the step's input params, in the
+    same gradient; "after_main" takes it at the params after the network update, as CompressAI's
+    `examples/train.py` does (net step, then `aux_loss().backward()`, aux step). The quantiles are the only
+    leaves the aux loss moves and the network loss does not touch them, so the two orders give the same
+    network trajectory; the quantiles (coding medians) differ by one step's density update.
+    """
+    optimizer = make_optimizer(config)
+    aux_step = (config.get("aux_step", None) if hasattr(config, "get") else None) or "joint"
+    if aux_step not in ("joint", "after_main"):
+        raise ValueError(f"aux_step must be 'joint' or 'after_main', not {aux_step!r}")
+    grad_fn = jax.value_and_grad(make_loss_fn(model, _metric(config), aux=aux_step == "joint"), has_aux=True)
+    aux_grad = jax.value_and_grad(model.aux_loss)
+
+    def step(state: TrainState, batch: Array, lmbda: Array, rng: Array, noise: Any = None
+             ) -> tuple[TrainState, dict[str, Array]]:
+        (_, metrics), grads = grad_fn(state.params, batch, lmbda, rng, noise)
+        if aux_step == "after_main":
+            # The network part of the update does not depend on the quantile gradients (separate Adam
+            # states), so a first update gives the post-step density the aux loss is taken at.
+            first, _ = optimizer.update(grads, state.opt_state, state.params)
+            first = jax.tree.map(lambda u, label: u if label == "main" else jnp.zeros_like(u), first,
+                                 param_labels(state.params))
+            metrics["aux_loss"], g_aux = aux_grad(optax.apply_updates(state.params, first))
+            grads = jax.tree.map(jnp.add, grads, g_aux)  # disjoint supports: quantiles vs everything else
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         finite = jnp.isfinite(metrics["loss"]) & jnp.all(

@@ -209,3 +209,43 @@ def test_errors_are_bitstream_errors():
     w.encode_segments([(np.array([7], np.int32), constriction.stream.model.Uniform(5), ())])
     with pytest.raises(ValueError, match="cannot entropy-code"):
         w.finish()
+
+
+def test_check_word_refuses_cut_padded_and_misindexed_streams():
+    """With check=True a stream that was cut, padded or decoded with other indexes fails in finish()."""
+    tables = gaussian_like()
+    c = coder.Coder(tables)
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, tables.num_tables, (2, 8, 8, 16)).astype(np.int32)
+    sym = np.rint(rng.normal(0, 1, idx.shape)).astype(np.int32)
+
+    plain, checked = StreamWriter(), StreamWriter(check=True)
+    for w in (plain, checked):
+        w.encode(c, sym, idx)
+    plain_data, data = plain.finish(), checked.finish()
+    assert len(plain_data) <= len(data) <= len(plain_data) + 8  # the first 32 bits may fill the initial state
+
+    reader = StreamReader(data, check=True)
+    np.testing.assert_array_equal(reader.decode(c, idx), sym)
+    reader.finish()
+
+    def decode_all(d: bytes, indexes: np.ndarray) -> None:
+        r = StreamReader(d, check=True)
+        r.decode(c, indexes)
+        r.finish()
+
+    refused = 0
+    for bad in (data[: len(data) // 2], data[4:], data + b"\0\0\0\0", data[:-4]):
+        try:
+            decode_all(bad, idx)
+        except BitstreamError:
+            refused += 1
+    assert refused == 4
+    with pytest.raises(BitstreamError):
+        decode_all(data, (idx + 1) % tables.num_tables)
+    # Without the check the exhausted-stack case goes unnoticed: the point of the check word.
+    r = StreamReader(b"", check=False)
+    r.decode(c, idx[:1, :1, :1, :1])
+    r.finish()
+    with pytest.raises(BitstreamError, match="check word"):
+        decode_all(b"", idx[:1, :1, :1, :1])

@@ -68,6 +68,8 @@ def _check_workdir(wd, lambdas, num_steps, ordered):
     assert "| λ |" in report and len(rows) == len(lambdas)
     assert "Real bytes vs estimated rate" in report and "coding tables' floor" in report
     assert "JPEG" in report  # the live codec row
+    assert "Convention: jlic" in report and "trained here from scratch" in report  # what the curves are
+    assert "What this run can show" in report and "python -m jlic reproduce" in report  # a short CPU run
     if ANCHORS.is_dir():
         assert "anchor" in report
 

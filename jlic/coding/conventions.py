@@ -1,0 +1,61 @@
+"""Evaluation conventions: how an image is padded to the model's stride and which bytes count as its rate.
+
+* ``"jlic"`` (default): edge replication, centred; bpp counts the whole ``.jlic`` file (header included).
+* ``"compressai"``: zeros, centred, as CompressAI's ``utils/eval_model`` (``F.pad(x, pad, value=0)`` with
+  ``compressai.ops.compute_padding``); bpp counts the entropy-coded streams only, as CompressAI's bpp does.
+  Use it to compare imported CompressAI weights with CompressAI's published numbers: on images whose sides
+  are not multiples of the stride, edge padding codes an easier image (``benchmarks/eval_conventions.py``).
+
+The decoder only needs the padding amounts, which the container records, so files of either convention
+decode alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from jlic.coding.codec import Codec, to_float_image
+
+CONVENTIONS = {"jlic": "edge", "compressai": "zeros"}  # convention -> padding (jlic.models.base.pad_image)
+
+
+class ZeroPaddedCodec(Codec):
+    """A :class:`Codec` that pads with zeros (CompressAI's convention) instead of edge replication."""
+
+    convention = "compressai"
+
+    def pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        x = to_float_image(image)
+        h, w = x.shape[:2]
+        ph, pw = -h % self.model.stride, -w % self.model.stride
+        pads = (ph // 2, ph - ph // 2, pw // 2, pw - pw // 2)  # centred, as compute_padding
+        x = np.pad(x, ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0)), mode="constant")
+        return x[None], pads
+
+
+def check(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {tuple(CONVENTIONS)}, not {convention!r}")
+    return convention
+
+
+def of(codec: Any) -> str:
+    """The convention a codec pads by (``"jlic"`` for a plain :class:`Codec`)."""
+    return getattr(codec, "convention", "jlic")
+
+
+def make_codec(model: Any, params: Any, tables: Any = None, convention: str = "jlic", **kwargs: Any) -> Codec:
+    """The :class:`Codec` of ``convention``."""
+    cls = ZeroPaddedCodec if check(convention) == "compressai" else Codec
+    return cls(model, params, tables, **kwargs)
+
+
+def rate_bytes(data: bytes, convention: str = "jlic") -> int:
+    """Bytes that count as the rate of a ``.jlic`` file: all of it, or its streams (``"compressai"``)."""
+    if check(convention) == "jlic":
+        return len(data)
+    from jlic.coding.bitstream import unpack
+
+    return sum(len(s) for s in unpack(data).streams)
