@@ -4,8 +4,8 @@ Serves ``python -m jlic eval`` (per-image table and mean) and the sweep's ``rd.j
 :func:`jlic.train.evaluate.evaluate_model`). Per image: bytes and bpp ``bytes * 8 / (H * W)`` of the whole
 file (container header included; under the CompressAI convention of :mod:`jlic.coding.conventions` the
 stream bytes only, as CompressAI counts them), the estimated rate ``-Σ log2 p / (H * W)`` of the same
-model's forward pass, the share of those estimated bits that comes from latents the model gives a likelihood below
-``2**-precision`` of the coding tables (the tables floor every probability there and escape values past
+model's forward pass, the share of those estimated bits that comes from latents the model gives a likelihood
+below ``2**-precision`` of the coding tables (the tables floor every probability there and escape values past
 their support, so such latents cost the coder fewer bits than the estimate says), PSNR-RGB and MS-SSIM of
 the decoded 8-bit image (MS-SSIM ``None`` below 161 px a side), encode and decode seconds. The first image
 of each size is coded once untimed so that jit compilation is not counted.
