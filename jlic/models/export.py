@@ -52,11 +52,11 @@ def unflatten_params(flat: dict[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
-def _json_ready(x: Any) -> Any:
+def json_ready(x: Any) -> Any:
     if isinstance(x, dict) or hasattr(x, "items"):
-        return {str(k): _json_ready(v) for k, v in x.items()}
+        return {str(k): json_ready(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_json_ready(v) for v in x]
+        return [json_ready(v) for v in x]
     if isinstance(x, np.generic):
         return x.item()
     return x
@@ -72,7 +72,7 @@ def save_model(directory: str | Path, model: Any, params: Params, extra: dict[st
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
-        meta = {"name": model.name, "kwargs": _json_ready(dict(model.kwargs)), **_json_ready(extra or {})}
+        meta = {"name": model.name, "kwargs": json_ready(dict(model.kwargs)), **json_ready(extra or {})}
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
         with open(tmp / "params.npz", "wb") as f:
             np.savez(f, **flatten_params(params))

@@ -43,8 +43,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jlic.data.pipeline import get_source, train_iterator
+from jlic.models.export import json_ready
 from jlic.train import lambda_axis, sharding
-from jlic.train.checkpoint import CheckpointManager, _json_ready, _one_line, save_model
+from jlic.train.checkpoint import CheckpointManager, _one_line, save_model
 from jlic.train.logging import MetricsLogger, Progress
 
 SWEEP_MODES = ("sequential", "vmap")
@@ -155,7 +156,7 @@ def _window_from_json(recs: list[dict[str, Any]]) -> list[dict[str, np.ndarray]]
 
 def run_identity(config: Any, model: Any, lambdas: list[float]) -> dict[str, Any]:
     """What a checkpoint must have been written with for this run to resume it."""
-    return {"model": model.name, "model_kwargs": _json_ready(dict(model.kwargs)), "metric": config.metric,
+    return {"model": model.name, "model_kwargs": json_ready(dict(model.kwargs)), "metric": config.metric,
             "lambdas": lambdas}
 
 

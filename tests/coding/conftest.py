@@ -8,48 +8,13 @@ Unknown leaves fall back to `model.init`.
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+import sys
+from pathlib import Path
+
 import pytest
 
-
-def fast_params(model, seed: int = 0, shape=(1, 64, 64, 3)):
-    """Parameters with the structure of `model.init(key, shape)`, without compiling the training graph."""
-    from jlic.entropy import factorized
-    from jlic.ops import gdn
-
-    structure = jax.eval_shape(lambda k: model.init(k, shape), jax.random.PRNGKey(seed))
-    rng = np.random.default_rng(seed)
-    key = jax.random.PRNGKey(seed)
-    known = True
-
-    def leaf(path, spec):
-        nonlocal known
-        names = [getattr(p, "key", None) for p in path]
-        name = names[-1]
-        if any(isinstance(n, str) and n.startswith("entropy_bottleneck") for n in names):
-            value = factorized.init(key, spec.shape[0])[name]
-        elif name == "beta":
-            value = gdn.nonneg_value_to_param(jnp.ones(spec.shape))
-        elif name == "gamma":
-            value = gdn.nonneg_value_to_param(gdn.GAMMA_INIT * jnp.eye(spec.shape[0]))
-        elif name == "kernel":
-            fan_in = int(np.prod(spec.shape[:-1]))
-            bound = 1.0 / np.sqrt(fan_in)
-            value = rng.uniform(-bound, bound, spec.shape)
-        elif name == "bias":
-            value = rng.uniform(-0.1, 0.1, spec.shape)
-        else:
-            known = False
-            return None
-        assert value.shape == spec.shape, (names, value.shape, spec.shape)
-        return jnp.asarray(value, spec.dtype)
-
-    params = jax.tree_util.tree_map_with_path(leaf, structure)
-    if not known:
-        return model.init(key, shape)
-    return params
+sys.path.insert(0, str(Path(__file__).parent))
+from fast_params import fast_params  # noqa: E402
 
 
 @pytest.fixture(scope="session")

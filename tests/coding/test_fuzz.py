@@ -26,7 +26,7 @@ from jlic.coding import codec
 from jlic.coding.bitstream import BitstreamError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import fast_params  # noqa: E402
+from fast_params import fast_params  # noqa: E402
 from fuzz_cases import crafted  # noqa: E402
 
 MUST_REFUSE = ("all streams empty", "no streams", "one extra stream", "foreign model", "unknown model name",
