@@ -16,7 +16,7 @@ from jlic.models import registry
 from tests.interop.compressai_models import SMALL, SMALL_BY_MODEL, test_image, to_torch
 
 ZOO = list(ci.COMPRESSAI_CLASSES)
-ZOO_FORWARD = [n for n in ZOO if n != "elic2022"]  # ELIC's forward: tests/interop/test_elic2022.py (jitted)
+ZOO_FORWARD = [n for n in ZOO if n != "elic2022"]  # ELIC: tests/interop/test_compressai_elic.py
 
 
 def _registered(name: str) -> None:
