@@ -102,9 +102,10 @@ bits_laplace = float(-jnp.sum(jnp.log2(laplace_likelihood(y_hat, scales, means))
 print(f"Gaussian: {bits_gauss:.0f} bits, Laplace: {bits_laplace:.0f} bits for {y.size} latents")
 grads = jax.grad(lambda s: -jnp.sum(jnp.log2(laplace_likelihood(y_hat, s, means))))(scales)
 print("gradient finite:", bool(jnp.all(jnp.isfinite(grads))))'''),
-    ("md", "To train with it, use the function in a model's `__call__` in place of `gaussian.likelihood` "
-           "(see `jlic/models/bmshj2018.py`); to code with it, build its pmf table per scale as "
-           "`jlic.entropy.gaussian.pmf_table` does, and `jlic.coding.cdf` turns it into integer CDFs."),
+    ("md", "To train and code with it, wrap it in a leaf latent codec as "
+           "`jlic/latent_codecs/gaussian_conditional.py` does (its `likelihood` for training; its pmf table per "
+           "scale, built as `jlic.entropy.gaussian.pmf_table` does, becomes integer CDFs with `jlic.coding.cdf`) "
+           "and use that leaf in a model's composition (README: \"Add an entropy model / latent codec\")."),
 ]
 
 RD_SWEEP = [

@@ -26,7 +26,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +106,7 @@ def encode_png(image: np.ndarray, suffix: str = ".png") -> bytes:
 def load_codec(checkpoint: str | Path) -> Any:
     """A :class:`jlic.coding.codec.Codec` for an exported model directory."""
     from jlic.coding.codec import Codec, ModelTables
-    from jlic.train.checkpoint import load_model
+    from jlic.models.export import load_model
 
     checkpoint = Path(checkpoint)
     if not (checkpoint / "model.json").exists():
@@ -129,7 +128,7 @@ def load_codec(checkpoint: str | Path) -> Any:
 def export_tables(checkpoint: str | Path) -> Path:
     """Compute the coding tables of an exported model once and store them beside it (atomically)."""
     from jlic.coding.codec import build_model_tables
-    from jlic.train.checkpoint import load_model
+    from jlic.models.export import load_model
 
     model, params = load_model(checkpoint)
     path = Path(checkpoint) / TABLES_FILE
@@ -194,40 +193,16 @@ def _list_images(folder: Path) -> list[Path]:
 
 
 def evaluate(codec: Any, images: list[tuple[str, np.ndarray]]) -> list[dict[str, Any]]:
-    """Per-image real-bytes bpp, PSNR-RGB, MS-SSIM (None if too small), encode / decode seconds.
+    """Per-image rows of :func:`jlic.coding.evaluation.evaluate_images` (real bytes, estimate, PSNR, ...)."""
+    from jlic.coding.evaluation import evaluate_images
 
-    The first image of each size is coded once untimed so that jit compilation is not counted.
-    """
-    from jlic.metrics.msssim import min_size, ms_ssim
-    from jlic.metrics.psnr import psnr_8bit
-
-    rows = []
-    warmed: set[tuple[int, ...]] = set()
-    for name, img in images:
-        if img.shape not in warmed:
-            codec.decompress(codec.compress(img))
-            warmed.add(img.shape)
-        t0 = time.perf_counter()
-        data = codec.compress(img)
-        t1 = time.perf_counter()
-        rec = codec.decompress(data)
-        t2 = time.perf_counter()
-        x, x_hat = img.astype(np.float32) / 255, rec.astype(np.float32) / 255
-        msssim = float(ms_ssim(x, x_hat)) if min(img.shape[:2]) >= min_size() else None
-        rows.append({
-            "image": name, "bytes": len(data), "bpp": len(data) * 8 / (img.shape[0] * img.shape[1]),
-            "psnr-rgb": float(psnr_8bit(x, x_hat)), "ms-ssim-rgb": msssim,
-            "encoding_time": t1 - t0, "decoding_time": t2 - t1,
-        })
-    return rows
+    return evaluate_images(codec, images)
 
 
 def _mean(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {"image": "mean"}
-    for key in ("bytes", "bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time"):
-        vals = [r[key] for r in rows if r[key] is not None]
-        out[key] = float(np.mean(vals)) if vals and len(vals) == len(rows) else None
-    return out
+    from jlic.coding.evaluation import mean_row
+
+    return mean_row(rows)
 
 
 def _format(row: dict[str, Any]) -> str:

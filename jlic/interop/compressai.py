@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lenient", action="store_true", help="ignore CompressAI parameters jlic does not use")
     args = ap.parse_args(argv)
 
-    from jlic.train.checkpoint import save_model
+    from jlic.models.export import save_model
 
     try:
         imp = import_compressai(args.model, args.weights, args.quality, strict=not args.lenient)

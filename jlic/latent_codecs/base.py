@@ -158,10 +158,12 @@ class CodingContext:
       tables: a :class:`jlic.coding.codec.ModelTables` (integer CDF tables, medians, scale table).
       jit: compile the per-step functions (``False`` runs them op by op; same results).
       batch: positions per network call of the raster-scan codec (``None``: a whole wavefront).
+      cache: where compiled functions are kept (pass the same dict to reuse them across contexts of one
+        module, e.g. one per image size or checkpoint of the same model).
     """
 
     def __init__(self, module: Any, params: Any, tables: Any, coders: Mapping[str, Any], jit: bool = True,
-                 batch: int | None = None) -> None:
+                 batch: int | None = None, cache: dict | None = None) -> None:
         self.module = module
         self.params = params
         self.tables = tables
@@ -171,7 +173,7 @@ class CodingContext:
         self.scale_table = (None if tables.scale_table is None
                             else jnp.asarray(tables.scale_table, jnp.float32))
         self.path: tuple[str, ...] = ()
-        self._fns: dict[tuple, Callable] = {}
+        self._fns: dict[tuple, Callable] = {} if cache is None else cache  # shareable between contexts
 
     def root(self) -> LatentCodec:
         """The root codec (bound to the params; only its structure is used on the host)."""
@@ -184,7 +186,7 @@ class CodingContext:
         return c
 
     def _fn(self, method: str, static: tuple) -> Callable:
-        k = (self.path, method, static)
+        k = (self.path, method, static, self.jit)
         fn = self._fns.get(k)
         if fn is None:
             path, module = self.path, self.module

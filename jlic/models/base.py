@@ -10,6 +10,7 @@ and the reconstruction is cropped back.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -167,4 +168,9 @@ class CompressionModel:
     def coding_context(self, params: Params, tables: Any, coders: Mapping[str, Any], jit: bool = True,
                        batch: int | None = None) -> CodingContext:
         """What the latent codecs need to code with `params` (see :class:`jlic.latent_codecs.CodingContext`)."""
-        return CodingContext(self.module, params, tables, coders, jit=jit, batch=batch)
+        return CodingContext(self.module, params, tables, coders, jit=jit, batch=batch, cache=self._coding_fns)
+
+    @functools.cached_property
+    def _coding_fns(self) -> dict:
+        """Compiled coding steps of this model, shared by all its coding contexts (functions of params)."""
+        return {}

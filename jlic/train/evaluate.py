@@ -1,6 +1,7 @@
 """After a sweep: real-bytes evaluation of every λ model, `rd.json`, `rd.png` and `report.md`.
 
-Each eval image is compressed to `.jlic` bytes with `jlic.coding.codec` and decoded again: bpp is
+Each eval image is compressed to `.jlic` bytes and decoded again by the evaluator of `python -m jlic eval`
+(`jlic.coding.evaluation`): bpp is
 `bytes * 8 / (H * W)`, PSNR-RGB and MS-SSIM come from the decoded 8-bit image (means over images, as
 CompressAI reports them). The estimated rate `-Σ log2 p / (H * W)` of the same model is kept beside it,
 with the share of those estimated bits that comes from latents the model gives a likelihood below
@@ -14,80 +15,32 @@ undertrained model this tail makes real bytes *lower* than the estimate (measure
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jlic import rdcurve
 
 
-def _codec_module() -> Any:
-    try:
-        from jlic.coding import codec
-    except ImportError as e:
-        raise ImportError("real-bytes evaluation needs jlic.coding.codec, which failed to import: "
-                          f"{e}") from e
-    return codec
-
-
 def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray]) -> dict[str, float]:
-    """Mean real bpp, estimated bpp, PSNR-RGB, MS-SSIM (if all images are >= 161 px a side), and
-    encode/decode seconds of one model on uint8 RGB `images` (the first image is coded once untimed to
-    compile)."""
-    from jlic.metrics.msssim import min_size, ms_ssim
-    from jlic.metrics.psnr import psnr_8bit
+    """Means over uint8 RGB `images` of :func:`jlic.coding.evaluation.evaluate_images` (the evaluator of
+    `python -m jlic eval`): real bpp, estimated bpp, estimated-tail-share, PSNR-RGB, MS-SSIM (if every image
+    is >= 161 px a side), encode/decode seconds."""
+    from jlic.coding.codec import Codec
+    from jlic.coding.evaluation import evaluate_images, mean_row
 
-    codec = _codec_module().Codec(model, params)
-    floor_bits = float(codec.tables.factorized.precision)
-
-    @jax.jit
-    def estimate(p: Any, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Estimated bpp, and the share of its bits from latents with likelihood < 2**-precision."""
-        bits = [-jnp.log2(v) for v in model.apply(p, x, train=False).likelihoods.values()]
-        total = sum(jnp.sum(b) for b in bits)
-        tail = sum(jnp.sum(jnp.where(b > floor_bits, b, 0.0)) for b in bits)
-        return total / (x.shape[1] * x.shape[2]), tail / jnp.maximum(total, 1e-9)
-
-    with_msssim = all(min(im.shape[:2]) >= min_size() for im in images)
-    rows: dict[str, list[float]] = {"bpp": [], "bpp-estimated": [], "estimated-tail-share": [], "psnr-rgb": [],
-                                    "encoding_time": [], "decoding_time": []}
-    if with_msssim:
-        rows["ms-ssim-rgb"] = []
-    warmed: set[tuple[int, ...]] = set()
-    for img in images:
-        if img.shape not in warmed:  # compile for this size outside the timed region
-            codec.decompress(codec.compress(img))
-            warmed.add(img.shape)
-        t0 = time.perf_counter()
-        data = codec.compress(img)
-        t1 = time.perf_counter()
-        rec = codec.decompress(data)
-        t2 = time.perf_counter()
-        x, x_hat = img / 255.0, rec / 255.0
-        n = img.shape[0] * img.shape[1]
-        rows["bpp"].append(len(data) * 8.0 / n)
-        est_bpp, tail_share = estimate(params, np.asarray(x, np.float32)[None])
-        rows["bpp-estimated"].append(float(est_bpp))
-        rows["estimated-tail-share"].append(float(tail_share))
-        rows["psnr-rgb"].append(float(psnr_8bit(x, x_hat)))
-        if with_msssim:
-            rows["ms-ssim-rgb"].append(float(ms_ssim(x, x_hat)))
-        rows["encoding_time"].append(t1 - t0)
-        rows["decoding_time"].append(t2 - t1)
-    return {k: float(np.mean(v)) for k, v in rows.items()}
+    mean = mean_row(evaluate_images(Codec(model, params), [(str(i), im) for i, im in enumerate(images)]))
+    return {k: float(v) for k, v in mean.items() if k not in ("image", "bytes") and v is not None}
 
 
 def evaluate_exports(exports: Mapping[float, str | Path], images: Sequence[np.ndarray],
                      name: str, description: str = "") -> rdcurve.RDCurve:
     """The RD curve (anchor JSON shape, plus `lambda` and `bpp-estimated`) of exported λ models."""
-    from jlic.train.checkpoint import load_model
+    from jlic.models.export import load_model
 
     points = []
     for lmbda, directory in sorted(exports.items()):

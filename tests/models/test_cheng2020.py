@@ -1,24 +1,6 @@
-from pathlib import Path
-
 import jax
-import jax.numpy as jnp
-import numpy as np
-import pytest
-from PIL import Image
 
-from jlic.coding import codec
 from jlic.models import get, qualities
-
-DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
-
-
-def crop(h=64, w=64):
-    path = DATA / "kodak" / "kodim07.png"
-    if path.exists():
-        return np.asarray(Image.open(path).convert("RGB"))[200:200 + h, 300:300 + w]
-    yy, xx = np.mgrid[0:h, 0:w]
-    img = np.stack([np.sin(yy / 7.0), np.cos(xx / 5.0), np.sin((xx + yy) / 9.0)], -1)
-    return (img * 100 + 128).astype(np.uint8)
 
 
 def test_qualities_and_compressai_layer_list():
@@ -42,19 +24,3 @@ def test_qualities_and_compressai_layer_list():
     s = jax.eval_shape(lambda k: mix.init(k, (1, 64, 64, 3)), jax.random.PRNGKey(0))
     assert s["entropy_parameters"]["layer_4"]["kernel"].shape == (1, 1, 341, 9 * 128)
     assert "attn_0" not in s["g_a"]
-
-
-@pytest.mark.parametrize("kw", [{}, pytest.param({"likelihood": "mixture"}, marks=pytest.mark.slow)],
-                         ids=["gaussian", "mixture"])
-def test_round_trip_on_a_real_image_is_exact(kw):
-    model = get("cheng2020-anchor", N=8, M=8, **kw)
-    params = jax.jit(model.init, static_argnums=1)(jax.random.PRNGKey(0), (1, 64, 64, 3))
-    c = codec.Codec(model, params)
-    img = crop()
-    data, latents = c.compress_with_latents(img)
-    _, decoded = c.decompress_latents(data)
-    for key in ("z", "y", "y_hat"):
-        np.testing.assert_array_equal(decoded[key], latents[key], err_msg=key)
-    out = model.apply(params, img[None].astype(np.float32) / 255, train=False)
-    assert bool(jnp.all((out.likelihoods["y"] > 0) & (out.likelihoods["y"] <= 1)))
-    assert c.decompress(data).shape == img.shape

@@ -3,6 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jlic.coding import codec
 from jlic.models import get, names, qualities
 from jlic.models.base import crop_image, pad_image
 
@@ -93,3 +94,40 @@ def test_pad_crop_roundtrip():
     xp, pads = pad_image(x, 64)
     assert xp.shape == (1, 64, 64, 3)
     np.testing.assert_array_equal(crop_image(xp, pads), x)
+
+
+CONTEXT_MODELS = {
+    "mbt2018": {"N": 8, "M": 12},
+    "he2021-checkerboard": {"N": 8, "M": 12},
+    "minnen2020-channelwise": {"N": 8, "M": 12, "num_slices": 3, "max_support_slices": 2, "hidden": (16, 12)},
+    "cheng2020-anchor": {"N": 8, "M": 8},
+}
+
+
+@pytest.mark.parametrize("name", [*CONTEXT_MODELS, pytest.param("cheng2020-mixture", marks=pytest.mark.slow)])
+def test_context_models_code_a_real_crop_exactly(name):
+    """The registered composition end to end (the codecs themselves: tests/latent_codecs/test_contract.py)."""
+    kw = {"likelihood": "mixture", "N": 8, "M": 8} if name == "cheng2020-mixture" else CONTEXT_MODELS[name]
+    model = get(name.replace("-mixture", "-anchor"), **kw)
+    params = model.init(jax.random.PRNGKey(0), (1, 64, 64, 3))
+    c = codec.Codec(model, params)
+    img = _kodak_crop(64, 96)
+    data, latents = c.compress_with_latents(img)
+    _, decoded = c.decompress_latents(data)
+    assert set(decoded) == set(latents) == {"y", "z", "y_hat"}
+    for key in latents:
+        np.testing.assert_array_equal(decoded[key], latents[key], err_msg=key)
+    assert c.decompress(data).shape == img.shape
+
+
+def _kodak_crop(h, w):
+    from pathlib import Path
+
+    from PIL import Image
+
+    path = Path(__file__).parents[2] / ".." / "shared" / "data" / "kodak" / "kodim23.png"
+    if path.exists():
+        return np.asarray(Image.open(path).convert("RGB"))[100:100 + h, 200:200 + w]
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([np.sin(yy / 7.0), np.cos(xx / 5.0), np.sin((xx + yy) / 9.0)], -1)
+    return (img * 100 + 128).astype(np.uint8)

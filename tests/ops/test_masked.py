@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jlic.entropy.context.autoregressive import wavefronts
+from jlic.latent_codecs.rasterscan import wavefronts
 from jlic.ops.masked import MaskedConv, causal_mask, checkerboard_mask, make_mask, mask_taps, wavefront_slope
 
 
