@@ -224,6 +224,104 @@ def _while(eqn: Any, invals: list, opts: Options) -> list:
         carry, _ = _eval(bj, bc, [*bconsts, *carry], [False] * (nbc + len(carry)), opts)
 
 
+def _pad(x: np.ndarray, value: Any, config: Sequence[tuple[int, int, int]]) -> np.ndarray:
+    """``lax.pad``: interior padding, then low / high padding (negative: cropping)."""
+    for ax, (lo, hi, interior) in enumerate(config):
+        if interior:
+            n = x.shape[ax]
+            shape = list(x.shape)
+            shape[ax] = n + max(n - 1, 0) * interior
+            y = np.full(shape, value, x.dtype)
+            idx = [slice(None)] * x.ndim
+            idx[ax] = slice(None, None, interior + 1)
+            y[tuple(idx)] = x
+            x = y
+        if lo > 0 or hi > 0:
+            widths = [(0, 0)] * x.ndim
+            widths[ax] = (max(lo, 0), max(hi, 0))
+            x = np.pad(x, widths, constant_values=value)
+        if lo < 0 or hi < 0:  # after the positive side: a negative low may eat into the high padding
+            idx = [slice(None)] * x.ndim
+            idx[ax] = slice(max(-lo, 0), x.shape[ax] - max(-hi, 0))
+            x = x[tuple(idx)]
+    return x
+
+
+def _broadcast_in_dim(x: np.ndarray, shape: Sequence[int], dims: Sequence[int]) -> np.ndarray:
+    view = [1] * len(shape)
+    for d, n in zip(dims, np.shape(x), strict=True):
+        view[d] = n
+    return np.broadcast_to(np.reshape(x, view), tuple(shape))
+
+
+def _select_n(pred: np.ndarray, *cases: np.ndarray) -> np.ndarray:
+    if np.asarray(pred).dtype == bool:
+        return np.where(pred, cases[1], cases[0]) if len(cases) == 2 else np.choose(pred.astype(int), cases)
+    return np.choose(pred, np.broadcast_arrays(*cases))
+
+
+def _convert(x: np.ndarray, dtype: Any, exact: bool) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.floating):
+        return x.astype(np.float64 if exact else dtype)
+    if np.issubdtype(np.asarray(x).dtype, np.floating) and dtype != bool:
+        return np.trunc(x).astype(dtype)  # lax: toward zero
+    return np.asarray(x).astype(dtype)
+
+
+def _iota(dtype: Any, shape: Sequence[int], dimension: int, exact: bool) -> np.ndarray:
+    r = np.arange(shape[dimension]).astype(_convert(np.zeros(0), dtype, exact).dtype)
+    view = [1] * len(shape)
+    view[dimension] = shape[dimension]
+    return np.broadcast_to(r.reshape(view), tuple(shape))
+
+
+_NUMPY: dict[str, Callable[..., Any]] = {  # exact data movement / comparisons / logic, as lax defines them
+    "reshape": lambda x, new_sizes, dimensions=None, **_: np.reshape(x, new_sizes),
+    "transpose": lambda x, permutation, **_: np.transpose(x, permutation),
+    "broadcast_in_dim": lambda x, shape, broadcast_dimensions, **_: _broadcast_in_dim(x, shape,
+                                                                                     broadcast_dimensions),
+    "squeeze": lambda x, dimensions, **_: np.squeeze(x, axis=tuple(dimensions)),
+    "expand_dims": lambda x, dimensions, **_: np.expand_dims(x, tuple(dimensions)),
+    "slice": lambda x, start_indices, limit_indices, strides=None, **_: x[tuple(
+        slice(a, b, None if strides is None else strides[i])
+        for i, (a, b) in enumerate(zip(start_indices, limit_indices, strict=True)))],
+    "concatenate": lambda *xs, dimension, **_: np.concatenate(xs, axis=dimension),
+    "pad": lambda x, v, padding_config, **_: _pad(np.asarray(x), v, padding_config),
+    "select_n": lambda *xs, **_: _select_n(*xs),
+    "eq": lambda a, b, **_: np.equal(a, b), "ne": lambda a, b, **_: np.not_equal(a, b),
+    "lt": lambda a, b, **_: np.less(a, b), "le": lambda a, b, **_: np.less_equal(a, b),
+    "gt": lambda a, b, **_: np.greater(a, b), "ge": lambda a, b, **_: np.greater_equal(a, b),
+    "and": lambda a, b, **_: np.bitwise_and(a, b), "or": lambda a, b, **_: np.bitwise_or(a, b),
+    "not": lambda a, **_: np.invert(a),
+    "reduce_max": lambda x, axes, **_: np.max(x, axis=tuple(axes)),
+    "reduce_min": lambda x, axes, **_: np.min(x, axis=tuple(axes)),
+    "argmax": lambda x, axes, index_dtype, **_: np.argmax(x, axis=axes[0]).astype(index_dtype),
+    "argmin": lambda x, axes, index_dtype, **_: np.argmin(x, axis=axes[0]).astype(index_dtype),
+}
+
+
+def _numpy_eqn(eqn: Any, invals: list, exact: bool) -> list | None:
+    """The eqn in numpy if it is a data-movement / comparison primitive handled here (else None)."""
+    name, p = eqn.primitive.name, eqn.params
+    if name == "convert_element_type":
+        return [_convert(np.asarray(invals[0]), p["new_dtype"], exact)]
+    if name == "iota":
+        return [_iota(p["dtype"], p["shape"], p["dimension"], exact)]
+    if name == "split":
+        bounds = np.cumsum(p["sizes"])[:-1]
+        return list(np.split(np.asarray(invals[0]), bounds, axis=p["axis"]))
+    if name in ("add", "sub", "mul", "max", "min") and not any(_is_float(v) for v in invals) and \
+            all(np.asarray(v).dtype == np.asarray(invals[0]).dtype for v in invals):
+        op = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
+        with np.errstate(over="ignore"):
+            return [op[name](*invals).astype(np.asarray(invals[0]).dtype)]  # wraps around as XLA does
+    fn = _NUMPY.get(name)
+    if fn is None:
+        return None
+    return [np.asarray(fn(*invals, **p))]
+
+
 def _bind_jax(eqn: Any, invals: list, exact: bool) -> list:
     params = _fix_params(eqn.params) if exact else eqn.params
     with jax.default_device(jax.devices("cpu")[0]):
@@ -286,7 +384,11 @@ def _eval_eqn(eqn: Any, invals: list, const: list[bool], opts: Options) -> tuple
                            "digamma", "sin", "cos", "tan", "atan2", "asin", "acos", "atan", "sinh", "cosh",
                            "asinh", "acosh", "atanh", "cbrt", "igamma", "random_gamma_grad"):
         raise DeterminismError(f"primitive {name!r} on floats is not supported by the deterministic mode")
-    return _bind_jax(eqn, [_f64(v) for v in invals], exact=True), [all_const] * len(eqn.outvars)
+    invals = [_f64(v) for v in invals]
+    outs = _numpy_eqn(eqn, invals, exact=True)
+    if outs is None:
+        outs = _bind_jax(eqn, invals, exact=True)
+    return outs, [all_const] * len(eqn.outvars)
 
 
 def _eval(jaxpr: Any, consts: Sequence[Any], args: Sequence[Any], args_const: Sequence[bool], opts: Options
