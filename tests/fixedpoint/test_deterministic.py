@@ -209,23 +209,31 @@ def test_perturbed_float_decoder_loses_sync():
 
 
 _SUBPROCESS = r"""
-import json, sys, numpy as np
-sys.path.insert(0, sys.argv[1])
-from tests.fixedpoint.test_deterministic import tiny
+import sys, numpy as np
+from pathlib import Path
 from jlic.coding import codec
-name, path = sys.argv[2], sys.argv[3]
-model, params = tiny(name, **json.loads(sys.argv[4]))
-_, lat = codec.Codec(model, params, jit=sys.argv[5] == "jit").decompress_latents(open(path, "rb").read())
+from jlic.models.export import load_model
+ckpt, path, jit = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "jit"
+model, params = load_model(ckpt)
+tables = codec.ModelTables.from_bytes((ckpt / "tables.npz").read_bytes())
+_, lat = codec.Codec(model, params, tables, jit=jit).decompress_latents(open(path, "rb").read())
 np.savez(path + ".npz", **lat)
 """
 
 
-def decode_in_subprocess(tmp_path, name: str, data: bytes, flags: str, jit: bool = True, kw=None) -> dict:
-    path = tmp_path / f"{name}.jlic"
+def decode_in_subprocess(tmp_path, enc: codec.Codec, data: bytes, flags: str, jit: bool = True) -> dict:
+    """Decode ``data`` in a fresh process (the exported model and its stored tables), under ``XLA_FLAGS``."""
+    from jlic.models.export import save_model
+
+    ckpt = tmp_path / "model"
+    if not ckpt.exists():
+        save_model(ckpt, enc.model, enc.params)
+        (ckpt / "tables.npz").write_bytes(enc.tables.to_bytes())
+    path = tmp_path / f"file-{len(list(tmp_path.iterdir()))}.jlic"
     path.write_bytes(data)
     env = {**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-c", _SUBPROCESS, str(ROOT), name, str(path), json.dumps(kw or {}),
-                    "jit" if jit else "nojit"], check=True, env=env, timeout=900)
+    subprocess.run([sys.executable, "-c", _SUBPROCESS, str(ckpt), str(path), "jit" if jit else "nojit"],
+                   check=True, env=env, timeout=900)
     with np.load(str(path) + ".npz") as f:
         return {k: f[k] for k in f.files}
 
@@ -235,8 +243,9 @@ FLAGS = "--xla_cpu_enable_fast_math=true --xla_backend_optimization_level=0"
 
 def test_decode_in_another_process_with_float_changing_xla_flags(tmp_path):
     model, params = tiny("bmshj2018-hyperprior")
-    data, ref = codec.Codec(model, params, mode="deterministic").compress_with_latents(image())
-    assert same_latents(ref, decode_in_subprocess(tmp_path, "bmshj2018-hyperprior", data, FLAGS))
+    enc = codec.Codec(model, params, mode="deterministic")
+    data, ref = enc.compress_with_latents(image())
+    assert same_latents(ref, decode_in_subprocess(tmp_path, enc, data, FLAGS))
 
 
 def all_models() -> list:
@@ -250,6 +259,7 @@ def test_full_matrix_every_model(name, kw, tmp_path):
     results = check_model(name, ("shuffled", "nojit-batch", "perturbed"), **kw)
     assert all(results.values()), results
     model, params = tiny(name, **kw)
-    data, ref = codec.Codec(model, params, mode="deterministic").compress_with_latents(image())
-    assert same_latents(ref, decode_in_subprocess(tmp_path, name, data, FLAGS, jit=False, kw=kw))
-    assert same_latents(ref, decode_in_subprocess(tmp_path, name, data, "", jit=True, kw=kw))
+    enc = codec.Codec(model, params, mode="deterministic")
+    data, ref = enc.compress_with_latents(image())
+    assert same_latents(ref, decode_in_subprocess(tmp_path, enc, data, FLAGS, jit=False))
+    assert same_latents(ref, decode_in_subprocess(tmp_path, enc, data, "", jit=True))
