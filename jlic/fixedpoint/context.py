@@ -56,7 +56,8 @@ class DeterministicContext(CodingContext):
             def exact(params: Any, *args: Any) -> Any:
                 if any(isinstance(a, jax.core.Tracer) for a in jax.tree_util.tree_leaves((params, args))):
                     return run(params, *args)  # traced by CodingContext.shape (eval_shape): no compute
-                sig = (k, tuple((np.shape(a), np.asarray(a).dtype.str) for a in jax.tree_util.tree_leaves(args)))
+                leaves = jax.tree_util.tree_leaves(args)
+                sig = (k, tuple((np.shape(a), np.asarray(a).dtype.str) for a in leaves))
                 if sig not in jaxprs:
                     jaxprs[sig] = trace(run, params, *args)
                 closed, tree = jaxprs[sig]

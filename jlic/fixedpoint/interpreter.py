@@ -264,7 +264,7 @@ def _convert(x: np.ndarray, dtype: Any, exact: bool) -> np.ndarray:
     dtype = np.dtype(dtype)
     if np.issubdtype(dtype, np.floating):
         return x.astype(np.float64 if exact else dtype)
-    if np.issubdtype(np.asarray(x).dtype, np.floating) and dtype != bool:
+    if np.issubdtype(np.asarray(x).dtype, np.floating) and dtype != np.dtype(bool):
         return np.trunc(x).astype(dtype)  # lax: toward zero
     return np.asarray(x).astype(dtype)
 

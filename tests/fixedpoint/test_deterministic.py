@@ -9,7 +9,6 @@ noise 1e-3 (what TF32 / bf16 matmuls do). Default suite: a hyperprior and a cont
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import subprocess
 import sys
@@ -64,7 +63,8 @@ def same_latents(a: dict, b: dict) -> bool:
 
 
 def perturb(params, rel: float, seed: int):
-    """``params * (1 + rel N(0, 1))`` leaf by leaf (the entropy bottleneck's, which the tables come from, kept)."""
+    """``params * (1 + rel N(0, 1))`` leaf by leaf (the entropy bottleneck's, which the tables come from, kept).
+    """
     rng = np.random.default_rng(seed)
 
     def leaf(path, x):
@@ -151,7 +151,7 @@ def check_model(name: str, settings: tuple[str, ...], **kw) -> dict:
         elif s == "perturbed":  # the float networks the decoder still runs (g_s) perturbed by 1e-3
             dec = decoder(model, params, Options(shuffle=np.random.default_rng(2)))
             noisy = perturb(params, 1e-3, seed=2)
-            dec._fns["synthesis"] = jax.jit(lambda p, y: model.synthesis(noisy, y))
+            dec._fns["synthesis"] = jax.jit(lambda p, y, noisy=noisy: model.synthesis(noisy, y))
             pixels = dec.decompress(data)
             clean = enc.decompress(data)
             assert np.max(np.abs(pixels.astype(int) - clean.astype(int))) <= 8  # pixels move, latents not
@@ -263,3 +263,26 @@ def test_full_matrix_every_model(name, kw, tmp_path):
     data, ref = enc.compress_with_latents(image())
     assert same_latents(ref, decode_in_subprocess(tmp_path, enc, data, FLAGS, jit=False))
     assert same_latents(ref, decode_in_subprocess(tmp_path, enc, data, "", jit=True))
+
+
+def test_convert_command_then_compress_and_decompress(tmp_path):
+    from PIL import Image
+
+    from jlic.coding import cli
+    from jlic.fixedpoint import convert
+    from jlic.models.export import read_model_json, save_model
+
+    model, params = tiny("bmshj2018-hyperprior")
+    save_model(tmp_path / "float", model, params)
+    assert convert.main(["--checkpoint", str(tmp_path / "float"), "--out", str(tmp_path / "det")]) == 0
+    meta = read_model_json(tmp_path / "det")
+    assert meta["coding_mode"] == "deterministic" and meta["fixedpoint"]["max_accumulator_log2"] < 53
+    Image.fromarray(image()).save(tmp_path / "in.png")
+    for ckpt, flag, mode in (("det", [], "deterministic"), ("det", ["--float"], "float"),
+                             ("float", ["--deterministic"], "deterministic")):
+        out = tmp_path / f"{ckpt}{flag}.jlic"
+        assert cli.compress_main(["--checkpoint", str(tmp_path / ckpt), *flag, str(tmp_path / "in.png"),
+                                  str(out)]) == 0
+        assert bitstream.unpack(out.read_bytes()).mode == mode
+        assert cli.decompress_main(["--checkpoint", str(tmp_path / "float"), str(out), str(out) + ".png"]) == 0
+    assert convert.main(["--checkpoint", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 1
