@@ -173,7 +173,7 @@ def test_deterministic_decoder_in_another_setting_gets_the_same_latents(name):
     assert all(results.values()), results
 
 
-def float_desyncs(model, params, img, seeds: range, rel: float = 1e-3) -> int:
+def float_desyncs(
     """How many of ``seeds`` perturbed float decoders (conv/dot outputs x (1 + rel N(0,1))) lose sync."""
     enc = codec.Codec(model, params)
     data, ref = enc.compress_with_latents(img)
@@ -201,11 +201,6 @@ def test_perturbed_decoder_deterministic_passes_float_fails():
     _, got = dec.decompress_latents(data)
     assert same_latents(ref, got)
 
-
-@pytest.mark.slow
-def test_perturbed_float_decoder_loses_sync():
-    model, params = tiny("he2021-checkerboard")
-    assert float_desyncs(model, params, image(96, 128), range(4), rel=1e-2) >= 1
 
 
 _SUBPROCESS = r"""
