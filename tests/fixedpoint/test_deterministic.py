@@ -173,7 +173,7 @@ def test_deterministic_decoder_in_another_setting_gets_the_same_latents(name):
     assert all(results.values()), results
 
 
-def float_desyncs(
+def float_desyncs(model, params, img, seeds: range, rel: float = 1e-3) -> int:
     """How many of ``seeds`` perturbed float decoders (conv/dot outputs x (1 + rel N(0,1))) lose sync."""
     enc = codec.Codec(model, params)
     data, ref = enc.compress_with_latents(img)
