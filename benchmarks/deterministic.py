@@ -94,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(Path(args.data).glob("*.png"))
     files = files[: args.limit] if args.limit else files
     images = [(f.name, read_image(f)[0]) for f in files]
-    cpu = subprocess.run(["sh", "-c", "lscpu | grep 'Model name'"], capture_output=True, text=True).stdout.strip()
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    cpu = " ".join(ln.split(":", 1)[1].strip() for ln in lscpu.splitlines() if ln.startswith("Model name"))
     record = {"benchmark": "deterministic", "cpu": cpu, "python": platform.python_version(),
               "data": args.data, "images": [n for n, _ in images], "rel_noise": args.rel,
               "note": "machine shared by 8 helpers (loaded); times are one run each", "runs": []}
