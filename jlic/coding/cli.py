@@ -166,7 +166,7 @@ def _compress(argv: list[str]) -> int:
     image, warnings = read_image(args.input)
     for w in warnings:
         print(f"jlic compress: warning: {w}", file=sys.stderr)
-    codec = load_codec(args.checkpoint, args.mode)
+    codec = load_codec(args.checkpoint) if args.mode is None else load_codec(args.checkpoint, args.mode)
     data = codec.compress(image)
     atomic_write(args.output, data)
     h, w = image.shape[:2]
