@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("jlic.coding.cli:eval_main", "real-bytes bpp, PSNR, MS-SSIM of a checkpoint on a folder"),
     "plot": ("jlic.plot:main", "RD curves and BD-rate table from workdirs and anchors"),
     "baselines": ("jlic.codecs.baselines:main", "RD curves of classic codecs (JPEG, WebP, ...)"),
+    "convert-deterministic": ("jlic.fixedpoint.convert:main",
+                              "checkpoint -> one that compresses in the deterministic (any-device) mode"),
     "import-compressai": ("jlic.interop.compressai:main", "convert a CompressAI state_dict to a checkpoint"),
     "pretrained": ("jlic.interop.pretrained:main", "download CompressAI's zoo weights as a jlic checkpoint"),
     "reproduce": ("jlic.interop.reproduce:main", "RD curve of CompressAI's zoo weights with jlic's bitstreams"),

@@ -5,7 +5,8 @@ Layout (all integers little-endian)::
     offset  size  field
     0       4     magic b"JLIC"
     4       1     format version (FORMAT_VERSION)
-    5       1     coder backend id (0 = ANS, 1 = range coder)
+    5       1     coder backend id (0 = ANS, 1 = range coder) in the low 4 bits; coding mode in the high
+                  4 bits (0 = float networks, 1 = deterministic: jlic.fixedpoint, exact table indexes)
     6       1     n = length of the model name (1..MAX_NAME)
     7       n     model name, ASCII (registry name, e.g. "bmshj2018-hyperprior")
     7+n     8     config hash: first 8 bytes of SHA-256 of the model's canonical JSON config
@@ -42,6 +43,7 @@ MAX_PIXELS = 1 << 28
 MAX_PAD = 1024
 MAX_STREAMS = 32
 CODER_IDS = {"ans": 0, "range": 1}
+MODE_IDS = {"float": 0, "deterministic": 1}  # high nibble of the coder byte (0 in every older file)
 _FIXED = struct.Struct("<4sBBB")
 _IMAGE = struct.Struct("<IIBBHHHHB")
 _CRC = struct.Struct("<I")
@@ -70,6 +72,7 @@ class Container:
     padding: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, bottom, left, right
     streams: list[bytes] = field(default_factory=list)
     coder: str = "ans"
+    mode: str = "float"
 
 
 def pack(c: Container) -> bytes:
@@ -80,8 +83,10 @@ def pack(c: Container) -> bytes:
         raise ValueError("config_hash must be 8 bytes")
     if c.coder not in CODER_IDS:
         raise ValueError(f"unknown coder {c.coder!r}")
+    if c.mode not in MODE_IDS:
+        raise ValueError(f"unknown coding mode {c.mode!r}; expected one of {tuple(MODE_IDS)}")
     parts = [
-        _FIXED.pack(MAGIC, FORMAT_VERSION, CODER_IDS[c.coder], len(name)),
+        _FIXED.pack(MAGIC, FORMAT_VERSION, CODER_IDS[c.coder] | MODE_IDS[c.mode] << 4, len(name)),
         name,
         c.config_hash,
         _IMAGE.pack(c.height, c.width, c.channels, c.bit_depth, *c.padding, len(c.streams)),
@@ -106,8 +111,12 @@ def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes |
     if version != FORMAT_VERSION:
         raise BitstreamError(f"unsupported .jlic format version {version} (this jlic reads {FORMAT_VERSION})")
     coders = {v: k for k, v in CODER_IDS.items()}
+    modes = {v: k for k, v in MODE_IDS.items()}
+    coder_id, mode_id = coder_id & 0x0F, coder_id >> 4
     if coder_id not in coders:
         raise BitstreamError(f"unknown entropy coder id {coder_id}")
+    if mode_id not in modes:
+        raise BitstreamError(f"unknown coding mode id {mode_id} (this jlic knows {dict(modes)})")
     if not 1 <= name_len <= MAX_NAME:
         raise BitstreamError(f"model name length {name_len} outside 1..{MAX_NAME}")
     pos = _FIXED.size
@@ -150,7 +159,7 @@ def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes |
     for n in lengths:
         streams.append(data[pos:pos + n])
         pos += n
-    return Container(name, chash, h, w, ch, depth, (pt, pb, pl, pr), streams, coders[coder_id])
+    return Container(name, chash, h, w, ch, depth, (pt, pb, pl, pr), streams, coders[coder_id], modes[mode_id])
 
 
 def _check_fields(

@@ -82,9 +82,13 @@ def encode_png(image: np.ndarray, suffix: str = ".png") -> bytes:
     return buf.getvalue()
 
 
-def load_codec(checkpoint: str | Path, convention: str = "jlic") -> Any:
-    """A :class:`jlic.coding.codec.Codec` for an exported model directory (padding of ``convention``,
-    :mod:`jlic.coding.conventions`)."""
+def load_codec(checkpoint: str | Path, convention: str = "jlic", mode: str | None = None) -> Any:
+    """A :class:`jlic.coding.codec.Codec` for an exported model directory.
+
+    ``convention``: the padding / byte count of :mod:`jlic.coding.conventions`. ``mode``: ``"float"`` or
+    ``"deterministic"`` for compressing (``None``: the checkpoint's ``coding_mode`` in model.json, set by
+    ``python -m jlic convert-deterministic``, else float); decoding follows the file's mode.
+    """
     from jlic.coding.codec import ModelTables
     from jlic.coding.conventions import make_codec
     from jlic.models.export import load_model
@@ -103,7 +107,9 @@ def load_codec(checkpoint: str | Path, convention: str = "jlic") -> Any:
             tables = ModelTables.from_bytes(stored.read_bytes())
         except (OSError, KeyError, ValueError) as e:
             raise CliError(f"cannot read coding tables {stored}: {e}") from None
-    return make_codec(model, params, tables, convention)
+    if mode is None:
+        mode = json.loads((checkpoint / "model.json").read_text()).get("coding_mode", "float")
+    return make_codec(model, params, tables, convention, mode=mode)
 
 
 def export_tables(checkpoint: str | Path) -> Path:
@@ -135,15 +141,20 @@ def _compress(argv: list[str]) -> int:
     p.add_argument("output", help=".jlic file to write")
     p.add_argument("--max-pixels", type=int, default=None,
                    help="refuse larger images (default: $JLIC_MAX_PIXELS or 2**26)")
+    p.add_argument("--deterministic", dest="mode", action="store_const", const="deterministic", default=None,
+                   help="code with exact networks (jlic.fixedpoint): the file decodes on any device")
+    p.add_argument("--float", dest="mode", action="store_const", const="float",
+                   help="code with the float networks (default unless the checkpoint was converted)")
     args = p.parse_args(argv)
     image, warnings = read_image(args.input, args.max_pixels)
     for w in warnings:
         print(f"jlic compress: warning: {w}", file=sys.stderr)
-    codec = load_codec(args.checkpoint)
+    codec = load_codec(args.checkpoint, mode=args.mode)
     data = codec.compress(image)
     atomic_write(args.output, data)
     h, w = image.shape[:2]
-    print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp ({w}x{h}, {codec.model.name})")
+    print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp ({w}x{h}, {codec.model.name}, "
+          f"{codec.mode})")
     return 0
 
 

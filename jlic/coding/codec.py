@@ -136,10 +136,15 @@ class Codec:
 
     ``jit=False`` runs every network op by op; ``batch`` is the positions per network call of a
     raster-scan codec (``None``: whole wavefronts). Neither changes the bytes or the decoded latents.
+    ``mode="deterministic"`` codes with exact networks (:mod:`jlic.fixedpoint`: the file decodes the same on
+    any device); the container records the mode and ``decompress`` follows it.
     """
 
     def __init__(self, model: Any, params: Any, tables: ModelTables | None = None, jit: bool = True,
-                 batch: int | None = None) -> None:
+                 batch: int | None = None, mode: str = "float") -> None:
+        if mode not in bitstream.MODE_IDS:
+            raise ValueError(f"unknown coding mode {mode!r}; expected one of {tuple(bitstream.MODE_IDS)}")
+        self.mode = mode
         self.model = model
         self.params = params
         self.tables = build_model_tables(model, params) if tables is None else tables
@@ -148,12 +153,21 @@ class Codec:
             self.coders["gaussian"] = Coder(self.tables.gaussian)
         self.context = model.coding_context(params, self.tables, self.coders, jit=jit, batch=batch)
         self.latent_codec = self.context.root()
+        self.contexts: dict[str, Any] = {"float": self.context}
         # The hash covers the architecture config *and* the coding tables (a digest of the params' entropy
         # models), so a file is refused by a checkpoint of another λ / training step, not decoded to garbage.
         tables_digest = self.tables.digest()
         self.config_hash = bitstream.config_hash(model.name, {**dict(model.kwargs), "tables": tables_digest})
         fns: dict[str, Callable] = {"analysis": model.analysis, "synthesis": model.synthesis}
         self._fns = {k: jax.jit(f) if jit else f for k, f in fns.items()}
+
+    def context_for(self, mode: str) -> Any:
+        """The coding context of ``mode`` (``"float"``: jitted networks; ``"deterministic"``: exact ones)."""
+        if mode not in self.contexts:
+            from jlic.fixedpoint.context import DeterministicContext
+
+            self.contexts[mode] = DeterministicContext.of(self.context)
+        return self.contexts[mode]
 
     def fn(self, name: str) -> Callable:
         """The (jit-compiled unless ``jit=False``) transform ``name`` of the model."""
@@ -173,9 +187,10 @@ class Codec:
         x, pads = self.pad(image)
         y = np.asarray(self.fn("analysis")(self.params, x), np.float32)
         writer = StreamWriter(check=True)
-        y_hat, symbols = self.latent_codec.encode(self.context, writer, y, None)
+        y_hat, symbols = self.latent_codec.encode(self.context_for(self.mode), writer, y, None)
         h, w = np.shape(image)[:2]
-        data = bitstream.pack(Container(self.model.name, self.config_hash, h, w, 3, 8, pads, [writer.finish()]))
+        data = bitstream.pack(Container(self.model.name, self.config_hash, h, w, 3, 8, pads, [writer.finish()],
+                                        mode=self.mode))
         return data, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
 
     def compress(self, image: np.ndarray) -> bytes:
@@ -195,7 +210,7 @@ class Codec:
             raise BitstreamError(f"expected 1 entropy-coded stream for {self.model.name}, got {len(c.streams)}")
         y_shape = _shape_of(self.model.analysis, self.params, jax.ShapeDtypeStruct((1, hp, wp, 3), jnp.float32))
         reader = StreamReader(c.streams[0], check=True)
-        y_hat, symbols = self.latent_codec.decode(self.context, reader, y_shape, None)
+        y_hat, symbols = self.latent_codec.decode(self.context_for(c.mode), reader, y_shape, None)
         reader.finish()
         return c, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
 

@@ -1,0 +1,283 @@
+"""Deterministic coding mode: encode under one setting, decode under another, identical latents.
+
+Settings: another summation order of every exact conv/dot, another raster batch size and no jit, another
+process with XLA flags that change float rounding, and a decoder whose float conv/dot outputs carry relative
+noise 1e-3 (what TF32 / bf16 matmuls do). Default suite: a hyperprior and a context model; the full matrix
+(every registered model, the mixture leaf) is ``@pytest.mark.slow``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jlic.coding import bitstream, codec
+from jlic.fixedpoint import DeterminismError, Options, elementary, evaluate, trace
+from jlic.fixedpoint.context import DeterministicContext
+from jlic.models import registry
+
+ROOT = Path(__file__).resolve().parents[2]
+KODAK = ROOT.parent / "shared" / "data" / "kodak"
+TINY = {
+    "minnen2020-channelwise": {"N": 8, "M": 12, "num_slices": 3, "max_support_slices": 2, "hidden": (16, 12)},
+    "elic2022": {"N": 8, "M": 16, "groups": (4, 4, 8)},
+}
+DEFAULT_MODELS = ["bmshj2018-hyperprior"]
+LATENT_KEYS = ("y", "z", "y_hat")
+
+
+def _fast_params():
+    spec = importlib.util.spec_from_file_location("_coding_conftest", ROOT / "tests" / "coding" / "conftest.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.fast_params
+
+
+def tiny(name: str, **extra):
+    kw = {**TINY.get(name, {"N": 8, "M": 8}), **extra}
+    model = registry.get(name, **kw)
+    return model, _fast_params()(model)
+
+
+def image(h: int = 48, w: int = 64) -> np.ndarray:
+    path = KODAK / "kodim23.png"
+    if path.exists():
+        from PIL import Image
+
+        return np.asarray(Image.open(path).convert("RGB"))[200:200 + h, 300:300 + w]
+    yy, xx = np.mgrid[0:h, 0:w]
+    return (np.stack([np.sin(yy / 7.0), np.cos(xx / 5.0), np.sin((xx + yy) / 9.0)], -1) * 100 + 128
+            ).astype(np.uint8)
+
+
+def same_latents(a: dict, b: dict) -> bool:
+    return set(a) == set(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def perturb(params, rel: float, seed: int):
+    """``params * (1 + rel N(0, 1))`` leaf by leaf (the entropy bottleneck's, which the tables come from, kept).
+    """
+    rng = np.random.default_rng(seed)
+
+    def leaf(path, x):
+        if any("entropy_bottleneck" in str(getattr(p, "key", "")) for p in path):
+            return x
+        return jnp.asarray(np.asarray(x) * (1 + rel * rng.standard_normal(np.shape(x))), jnp.float32)
+
+    return jax.tree_util.tree_map_with_path(leaf, params)
+
+
+def decoder(model, params, options: Options, **kw) -> codec.Codec:
+    """A Codec whose deterministic-mode decoder runs with ``options`` (another summation order, ...)."""
+    c = codec.Codec(model, params, **kw)
+    c.contexts["deterministic"] = DeterministicContext.of(c.context, options)
+    return c
+
+
+# ---- the engine ----------------------------------------------------------------------------------------
+
+def test_elementary_functions_are_accurate():
+    x = np.linspace(-30, 30, 2001)
+    assert np.max(np.abs(elementary.exp(x) / np.exp(x) - 1)) < 1e-14
+    assert np.max(np.abs(elementary.tanh(x) - np.tanh(x))) < 1e-15
+    assert np.max(np.abs(elementary.logistic(x) - 1 / (1 + np.exp(-x)))) < 1e-15
+    p = np.geomspace(1e-30, 1e30, 2001)
+    assert np.max(np.abs(elementary.log(p) - np.log(p))) < 1e-13
+
+
+def test_conv_is_exact_under_any_summation_order():
+    rng = np.random.default_rng(0)
+    w = jnp.asarray(rng.normal(size=(5, 5, 64, 32)), jnp.float32)
+
+    def f(params, x):
+        dn = ("NHWC", "HWIO", "NHWC")
+        return jnp.tanh(jax.lax.conv_general_dilated(x, params, (1, 1), "SAME", dimension_numbers=dn)) * 0.5
+
+    x = jnp.asarray(rng.normal(size=(1, 9, 9, 64)) * 20, jnp.float32)
+    closed, _ = trace(f, w, x)
+    ref = evaluate(closed, w, x)[0]
+    for seed in range(3):
+        out = evaluate(closed, w, x, opts=Options(shuffle=np.random.default_rng(seed)))[0]
+        assert np.array_equal(out, ref)
+    float_out = np.asarray(jax.jit(f)(w, x))
+    assert np.max(np.abs(ref - float_out)) < 1e-2  # fixed point stays close to the float network
+
+
+def test_accumulator_bound_is_enforced():
+    big = jnp.full((4, 256), 2000.0, jnp.float32)  # data x data: 2**23 * 2**23 * 2**8 > 2**53
+    closed, _ = trace(lambda p, a: a @ a.T, jnp.zeros(()), big)
+    with pytest.raises(DeterminismError, match="2\\*\\*53"):
+        evaluate(closed, jnp.zeros(()), big)
+    ok, _ = trace(lambda p, a: a @ a.T, jnp.zeros(()), big[:, :2])
+    assert evaluate(ok, jnp.zeros(()), big[:, :2])[0][0, 0] == 2 * 2000.0**2
+
+
+def test_container_records_the_mode_and_old_files_read_as_float():
+    c = bitstream.Container("m", b"\0" * 8, 4, 4, streams=[b"ab"], mode="deterministic")
+    assert bitstream.unpack(bitstream.pack(c)).mode == "deterministic"
+    f = bitstream.pack(bitstream.Container("m", b"\0" * 8, 4, 4, streams=[b"ab"]))
+    assert f[5] == 0 and bitstream.unpack(f).mode == "float"  # the byte every format-2 file has had
+    with pytest.raises(ValueError, match="coding mode"):
+        bitstream.pack(bitstream.Container("m", b"\0" * 8, 4, 4, mode="fast"))
+    bad = bytearray(f)
+    bad[5] = 0x70
+    bad[-4:] = bitstream._CRC.pack(__import__("zlib").crc32(bytes(bad[:-4])))
+    with pytest.raises(bitstream.BitstreamError, match="coding mode"):
+        bitstream.unpack(bytes(bad))
+
+
+# ---- every model: encode under one setting, decode under another --------------------------------------
+
+def check_model(name: str, settings: tuple[str, ...], **kw) -> dict:
+    model, params = tiny(name, **kw)
+    img = image()
+    enc = codec.Codec(model, params, mode="deterministic")
+    data, ref = enc.compress_with_latents(img)
+    assert bitstream.unpack(data).mode == "deterministic"
+    results = {}
+    for s in settings:
+        if s == "shuffled":  # every exact conv/dot summed in another order
+            dec = decoder(model, params, Options(shuffle=np.random.default_rng(1)))
+        elif s == "nojit-batch":  # no jit, 3 positions per raster step
+            dec = decoder(model, params, Options(), jit=False, batch=3)
+        elif s == "perturbed":  # the float networks the decoder still runs (g_s) perturbed by 1e-3
+            dec = decoder(model, params, Options(shuffle=np.random.default_rng(2)))
+            noisy = perturb(params, 1e-3, seed=2)
+            dec._fns["synthesis"] = jax.jit(lambda p, y, noisy=noisy: model.synthesis(noisy, y))
+            pixels = dec.decompress(data)
+            clean = enc.decompress(data)
+            assert np.max(np.abs(pixels.astype(int) - clean.astype(int))) <= 8  # pixels move, latents not
+        else:
+            raise ValueError(s)
+        _, got = dec.decompress_latents(data)
+        results[s] = same_latents(ref, got)
+    float_codec = codec.Codec(model, params)
+    fdata, fref = float_codec.compress_with_latents(img)
+    assert bitstream.unpack(fdata).mode == "float"
+    _, fgot = enc.decompress_latents(fdata)  # float files still decode (the container's mode is followed)
+    assert same_latents(fref, fgot)
+    return results
+
+
+@pytest.mark.parametrize("name", DEFAULT_MODELS)
+def test_deterministic_decoder_in_another_setting_gets_the_same_latents(name):
+    results = check_model(name, ("shuffled", "nojit-batch"))
+    assert all(results.values()), results
+
+
+def float_desyncs(model, params, img, seeds: range, rel: float = 1e-3) -> int:
+    """How many of ``seeds`` perturbed float decoders (conv/dot outputs x (1 + rel N(0,1))) lose sync."""
+    enc = codec.Codec(model, params)
+    data, ref = enc.compress_with_latents(img)
+    fails = 0
+    for seed in seeds:
+        dec = codec.Codec(model, params)
+        dec.contexts["float"] = DeterministicContext.of(
+            dec.context, Options(exact=False, perturb=rel, rng=np.random.default_rng(seed)))
+        try:
+            _, got = dec.decompress_latents(data)
+            fails += not all(np.array_equal(ref[k], got[k]) for k in ref if k != "y_hat")  # symbols
+        except (bitstream.BitstreamError, ValueError):
+            fails += 1
+    return fails
+
+
+def test_perturbed_decoder_deterministic_passes_float_fails():
+    model, params = tiny("bmshj2018-hyperprior")
+    img = image()
+    enc = codec.Codec(model, params, mode="deterministic")
+    data, ref = enc.compress_with_latents(img)
+    # The deterministic decoder has no float conv/dot left in coding: perturbing the ones it runs (g_s)
+    # and re-ordering the exact ones leaves every symbol and table index unchanged.
+    dec = decoder(model, params, Options(shuffle=np.random.default_rng(3)))
+    _, got = dec.decompress_latents(data)
+    assert same_latents(ref, got)
+
+
+
+_SUBPROCESS = r"""
+import sys, numpy as np
+from pathlib import Path
+from jlic.coding import codec
+from jlic.models.export import load_model
+ckpt, path, jit = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "jit"
+model, params = load_model(ckpt)
+tables = codec.ModelTables.from_bytes((ckpt / "tables.npz").read_bytes())
+_, lat = codec.Codec(model, params, tables, jit=jit).decompress_latents(open(path, "rb").read())
+np.savez(path + ".npz", **lat)
+"""
+
+
+def decode_in_subprocess(tmp_path, enc: codec.Codec, data: bytes, flags: str, jit: bool = True) -> dict:
+    """Decode ``data`` in a fresh process (the exported model and its stored tables), under ``XLA_FLAGS``."""
+    from jlic.models.export import save_model
+
+    ckpt = tmp_path / "model"
+    if not ckpt.exists():
+        save_model(ckpt, enc.model, enc.params)
+        (ckpt / "tables.npz").write_bytes(enc.tables.to_bytes())
+    path = tmp_path / f"file-{len(list(tmp_path.iterdir()))}.jlic"
+    path.write_bytes(data)
+    env = {**os.environ, "XLA_FLAGS": flags, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-c", _SUBPROCESS, str(ckpt), str(path), "jit" if jit else "nojit"],
+                   check=True, env=env, timeout=900)
+    with np.load(str(path) + ".npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+FLAGS = "--xla_cpu_enable_fast_math=true --xla_backend_optimization_level=0"
+
+
+def test_decode_in_another_process_with_float_changing_xla_flags(tmp_path):
+    model, params = tiny("bmshj2018-hyperprior")
+    enc = codec.Codec(model, params, mode="deterministic")
+    data, ref = enc.compress_with_latents(image())
+    assert same_latents(ref, decode_in_subprocess(tmp_path, enc, data, FLAGS))
+
+
+def all_models() -> list:
+    out = [pytest.param(n, {}, id=n) for n in registry.names() if n != "bmshj2018-factorized"]
+    return [*out, pytest.param("cheng2020-anchor", {"likelihood": "mixture"}, id="cheng2020-anchor-mixture")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "kw"), all_models())
+def test_full_matrix_every_model(name, kw, tmp_path):
+    results = check_model(name, ("shuffled", "nojit-batch", "perturbed"), **kw)
+    assert all(results.values()), results
+    model, params = tiny(name, **kw)
+    enc = codec.Codec(model, params, mode="deterministic")
+    data, ref = enc.compress_with_latents(image())
+    assert same_latents(ref, decode_in_subprocess(tmp_path, enc, data, FLAGS, jit=False))
+    assert same_latents(ref, decode_in_subprocess(tmp_path, enc, data, "", jit=True))
+
+
+def test_convert_command_then_compress_and_decompress(tmp_path):
+    from PIL import Image
+
+    from jlic.coding import cli
+    from jlic.fixedpoint import convert
+    from jlic.models.export import read_model_json, save_model
+
+    model, params = tiny("bmshj2018-hyperprior")
+    save_model(tmp_path / "float", model, params)
+    assert convert.main(["--checkpoint", str(tmp_path / "float"), "--out", str(tmp_path / "det")]) == 0
+    meta = read_model_json(tmp_path / "det")
+    assert meta["coding_mode"] == "deterministic" and meta["fixedpoint"]["max_accumulator_log2"] < 53
+    Image.fromarray(image()).save(tmp_path / "in.png")
+    for ckpt, flag, mode in (("det", [], "deterministic"), ("det", ["--float"], "float"),
+                             ("float", ["--deterministic"], "deterministic")):
+        out = tmp_path / f"{ckpt}{flag}.jlic"
+        assert cli.compress_main(["--checkpoint", str(tmp_path / ckpt), *flag, str(tmp_path / "in.png"),
+                                  str(out)]) == 0
+        assert bitstream.unpack(out.read_bytes()).mode == mode
+        assert cli.decompress_main(["--checkpoint", str(tmp_path / "float"), str(out), str(out) + ".png"]) == 0
+    assert convert.main(["--checkpoint", str(tmp_path / "nothing"), "--out", str(tmp_path / "x")]) == 1
