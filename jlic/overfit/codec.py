@@ -125,9 +125,10 @@ def _arm_int(q: W.Quantized | dict, config: coolchic.CoolChicConfig, height: int
     return arm, {"w": exps[("arm", "w")], "b": exps[("arm", "b")]}
 
 
-def _symbols(arm: dict, aexp: dict, ctx_vals: np.ndarray, config: coolchic.CoolChicConfig) -> tuple[np.ndarray,
-                                                                                                    np.ndarray]:
-    rounded, frac_bin, scale_bin = coolchic.arm_fixed(arm, aexp, ctx_vals, config, LOG_SCALES, NUM_FRACS)
+def _symbols(arm: dict, aexp: dict, ctx_vals: np.ndarray, config: coolchic.CoolChicConfig,
+             fixed: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    fixed = fixed or coolchic.make_arm_fixed(arm, aexp, config, LOG_SCALES, NUM_FRACS)
+    rounded, frac_bin, scale_bin = fixed(ctx_vals)
     return rounded, laplace.table_row(frac_bin, scale_bin, NUM_FRACS)
 
 
@@ -161,9 +162,10 @@ def decode_latents(data: bytes, shapes: list[tuple[int, int]], config: coolchic.
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(data, "<u4").astype(np.uint32))
         bounds, pos, ctx = sched.bounds, sched.pos, sched.ctx
+        fixed = coolchic.make_arm_fixed(arm, aexp, config, LOG_SCALES, NUM_FRACS)
         for s in range(len(bounds) - 1):
             a, b = bounds[s], bounds[s + 1]
-            rounded, rows = _symbols(arm, aexp, buf[ctx[a:b]], config)
+            rounded, rows = _symbols(arm, aexp, buf[ctx[a:b]], config, fixed)
             k = np.asarray(coder.decode(model, family[rows]), np.int64)
             if k.max() >= escape:
                 raise BitstreamError("escape symbol in the latent stream (corrupt file)")
