@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{f}: {row['bpp']:.3f} bpp, decode {best['total_s'] * 1e3:.0f} ms (latents "
               f"{best['latents_s'] * 1e3:.0f}, synthesis {best['synthesis_s'] * 1e3:.0f}, header+weights "
-              f"{best['header_weights_s'] * 1e3:.0f}), CPU {cpu * 1e3:.0f} ms (latents {best['latents_cpu_s'] * 1e3:.0f}, "
+              f"{best['header_weights_s'] * 1e3:.0f}), CPU {cpu * 1e3:.0f} ms (latents "
+              f"{best['latents_cpu_s'] * 1e3:.0f}, "
               f"synthesis {best['synthesis_cpu_s'] * 1e3:.0f}), {macs['total']:.0f} MAC/px, "
               f"{row['wavefront_steps']} wavefront steps")
     if not args.no_record:
