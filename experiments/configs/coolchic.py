@@ -29,8 +29,8 @@ gave identical curves): JPEG -27.6% (+1.19 dB), WebP +67.3% (-1.63 dB), JPEG 200
 iterations it beats JPEG but not yet WebP or JPEG 2000 (the goal). Training PSNR (kodim01, λ 0.0067) rose
 24.2 -> 26.4 dB from iteration 100 to 200 and 0.2 dB more until the cosine schedule ended at 320: the fit is
 budget-limited. Decoder: 559 MAC/pixel (ARM 192, upsampling 45, synthesis 322); decode of a Kodak file
-0.67 s of CPU (`python -m benchmarks.overfit`; the 2301 wavefront steps of the latents dominate), not the
-100 ms goal.
+0.52-0.57 s after compilation (`python -m benchmarks.overfit --repeats 2`, all 6 files; wall = CPU in that run:
+latents 0.31-0.35 s for 2301 wavefront steps, upsampling + synthesis 0.19-0.21 s), not the 100 ms goal.
 """
 
 from __future__ import annotations
