@@ -46,6 +46,12 @@ def main(argv: list[str]) -> None:
         import jax
 
         jax.config.update("jax_compilation_cache_dir", config.jax_cache_dir)
+    if config.get("overfit"):  # overfitted per-image codecs (experiments/configs/coolchic.py)
+        from jlic.overfit.sweep import run_sweep
+
+        out = run_sweep(config, workdir)
+        print("\n".join(f"{k}: {v}" for k, v in out.items() if k != "exports"))
+        return
     from jlic.train.checkpoint import CheckpointMismatchError, CheckpointRestoreError
     from jlic.train.loop import DiskFullError, Interrupted, NonFiniteLossError, train_and_evaluate
     from jlic.train.workdir import WorkdirLockedError

@@ -35,5 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"jlic: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
+    if name in ("compress", "decompress"):  # overfitted per-image codecs: compress --overfit, their .jlic files
+        from jlic.overfit import cli as overfit_cli
+
+        if overfit_cli.wants(name, rest):
+            return int(overfit_cli.main(name, rest) or 0)
     module, func = COMMANDS[name][0].split(":")
     return int(getattr(importlib.import_module(module), func)(rest) or 0)

@@ -1,0 +1,101 @@
+"""Round trips of the overfitted codec: latents (wavefront ANS), weights, the whole file, a short real fit."""
+
+import numpy as np
+import pytest
+
+from jlic.coding.bitstream import BitstreamError
+from jlic.models import coolchic as C
+from jlic.overfit import codec, fit
+from jlic.overfit import weights as W
+
+
+@pytest.mark.parametrize("preset", ["coolchic", "coolchic-hop"])
+def test_schedule_decodes_every_context_before_its_latent(preset):
+    cfg = C.get_config(preset)
+    sched = codec.Schedule(C.grid_shapes(13, 17, 4), cfg.offsets)
+    step_of = np.full(sched.size, -1)
+    for s in range(len(sched.bounds) - 1):
+        step_of[sched.pos[sched.bounds[s]:sched.bounds[s + 1]]] = s
+    assert len(np.unique(sched.pos)) == sum(h * w for h, w in C.grid_shapes(13, 17, 4))
+    own = np.repeat(np.arange(len(sched.bounds) - 1), np.diff(sched.bounds))
+    ctx_step = step_of[sched.ctx]  # -1: padding (always zero)
+    assert np.all(ctx_step < own[:, None])
+    assert len(sched.bounds) - 1 == (1 + max(dc // -dr for dr, dc in cfg.offsets if dr < 0)) * 12 + 17
+
+
+def _random_quantized(cfg, h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    tree = W.shapes(cfg, h, w)
+    ints, exps = {}, {}
+    for g in W.GROUPS:
+        n = sum(int(np.prod(t.shape)) for t in tree[g[0]][g[1]])
+        if n:
+            ints[g] = rng.integers(-200, 200, n).astype(np.int32)
+            exps[g] = 9
+    latents = [np.clip(np.round(rng.laplace(0, 2.0, s)), -cfg.latent_max, cfg.latent_max).astype(np.int32)
+               for s in C.grid_shapes(h, w, cfg.num_grids)]
+    latents[0][0, :3] = [cfg.latent_max, -cfg.latent_max, 0]
+    return W.Quantized(cfg, h, w, latents, ints, exps)
+
+
+@pytest.mark.parametrize("preset", ["coolchic", "coolchic-vlop"])
+def test_file_roundtrip_random_codec(preset):
+    cfg = C.get_config(preset, num_grids=4)
+    q = _random_quantized(cfg, 21, 30)
+    data = codec.encode(q, preset)
+    back = codec.decode_quantized(data)
+    for a, b in zip(back.latents, q.latents, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for g in q.ints:
+        np.testing.assert_array_equal(back.ints[g], q.ints[g])
+    assert back.exps == q.exps and back.config == q.config
+
+
+def test_latent_coding_matches_table_bits():
+    cfg = C.get_config("coolchic", num_grids=3)
+    q = _random_quantized(cfg, 40, 40, seed=3)
+    arm, aexp = codec._arm_int(q, cfg, 40, 40, q.ints, q.exps)
+    data = codec.encode_latents(q.latents, cfg, arm, aexp)
+    sched = codec.Schedule([g.shape for g in q.latents], cfg.offsets)
+    buf = sched.fill(q.latents)
+    rounded, rows = codec._symbols(arm, aexp, buf[sched.ctx], cfg)
+    k = buf[sched.pos].astype(np.int64) - rounded
+    tables, _ = codec.latent_tables(cfg.latent_max)
+    bits = -tables.log2_prob(k, rows).sum()
+    assert 0 <= len(data) * 8 - bits < 64 + 0.001 * bits
+
+
+def test_corrupt_files_raise_bitstream_error():
+    cfg = C.get_config("coolchic", num_grids=3)
+    data = bytearray(codec.encode(_random_quantized(cfg, 12, 12), "coolchic"))
+    with pytest.raises(BitstreamError):
+        codec.decode_quantized(bytes(data[:-9]))
+    data[len(data) // 2] ^= 0x55
+    with pytest.raises(BitstreamError):
+        codec.decode_quantized(bytes(data))
+    with pytest.raises(BitstreamError):
+        codec.decode_quantized(b"not a jlic file at all")
+
+
+def _smooth_image(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w] / max(h, w)
+    base = np.stack([np.sin(3 * xx + 1) , np.cos(4 * yy), np.sin(2 * (xx + yy))], -1)
+    return np.clip(128 + 90 * base + rng.normal(0, 2, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def test_short_fit_compresses_and_decodes_bit_exactly():
+    """A real fit (200 iterations, 32x40): the codec learns the image; the file decodes to the encoder's
+    image."""
+    img = _smooth_image(32, 40)
+    cfg = C.get_config("coolchic", num_grids=3)
+    fitted = fit.fit_image(img, 0.05, cfg, fit.FitConfig(iterations=200, ste_fraction=0.2))
+    hist = fitted.log["history"]
+    assert hist[-1]["psnr"] > hist[0]["psnr"] + 8
+    q, log = W.quantize_fitted(fitted, img)
+    data = codec.encode(q)
+    out = codec.decode(data)
+    np.testing.assert_array_equal(out, codec.reconstruct(q))
+    psnr = 10 * np.log10(255**2 / np.mean((out.astype(float) - img) ** 2))
+    assert psnr > 22  # measured 24.1 dB (float, before weight quantization)
+    assert abs(psnr - fit.psnr(log["final"]["mse"])) < 0.3  # 8-bit rounding only
