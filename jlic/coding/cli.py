@@ -149,7 +149,7 @@ def _compress(argv: list[str]) -> int:
     image, warnings = read_image(args.input, args.max_pixels)
     for w in warnings:
         print(f"jlic compress: warning: {w}", file=sys.stderr)
-    codec = load_codec(args.checkpoint, mode=args.mode)
+    codec = load_codec(args.checkpoint) if args.mode is None else load_codec(args.checkpoint, mode=args.mode)
     data = codec.compress(image)
     atomic_write(args.output, data)
     h, w = image.shape[:2]

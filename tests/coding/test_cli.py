@@ -27,10 +27,10 @@ def reuse_loaded_codecs(monkeypatch, loaded):
     """Each CLI call loads the checkpoint and compiles; within this test module, load each one once."""
     real = coding_cli.load_codec
 
-    def load_once(path):
-        key = str(path)
+    def load_once(path, *args, **kwargs):
+        key = str(path) if not (args or kwargs) else (str(path), args, tuple(sorted(kwargs.items())))
         if key not in loaded:
-            loaded[key] = real(path)
+            loaded[key] = real(path, *args, **kwargs)
         return loaded[key]
 
     monkeypatch.setattr(coding_cli, "load_codec", load_once)
@@ -115,7 +115,7 @@ def test_corrupt_file_leaves_no_output_and_no_checkpoint_is_explained(tmp_path, 
     src = write(tmp_path / "in.png", rgb(16, 16))
     assert coding_cli.compress_main(["--checkpoint", str(ckpt), str(src), str(tmp_path / "a.jlic")]) == 0
     data = bytearray((tmp_path / "a.jlic").read_bytes())
-    data[len(data) // 2] ^= 0x40
+    data[-5] ^= 0x40  # the stream's last byte (the CRC32 is the 4 bytes after it)
     (tmp_path / "b.jlic").write_bytes(bytes(data))
     argv = ["--checkpoint", str(ckpt), str(tmp_path / "b.jlic"), str(tmp_path / "o.png")]
     assert coding_cli.decompress_main(argv) == 2
