@@ -21,6 +21,7 @@ from jlic.latent_codecs import (
     Hyperprior,
     RasterScan,
 )
+from jlic.layers import AttentionBlock
 from jlic.models.base import LatentCodecModel
 from jlic.models.mbt2018 import EntropyParameters
 from jlic.models.registry import register
@@ -75,35 +76,6 @@ class ResidualBlockUpsample(nn.Module):
         out = _lrelu(SubpelConv(self.features, self.r, name="subpel_conv")(x))
         out = GDN(inverse=True, name="igdn")(Conv(self.features, 3, 1, name="conv")(out))
         return out + SubpelConv(self.features, self.r, name="upsample")(x)
-
-
-class ResidualUnit(nn.Module):
-    """1x1 (N -> N/2) - ReLU - 3x3 - ReLU - 1x1 (-> N), plus the identity, then ReLU."""
-
-    features: int
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        h = nn.relu(Conv(self.features // 2, 1, 1, name="layer_0")(x))
-        h = nn.relu(Conv(self.features // 2, 3, 1, name="layer_2")(h))
-        return nn.relu(x + Conv(self.features, 1, 1, name="layer_4")(h))
-
-
-class AttentionBlock(nn.Module):
-    """Simplified attention: `x + a(x) * sigmoid(b(x))`, a = 3 residual units, b = 3 units + 1x1 conv."""
-
-    features: int
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        a = x
-        for i in range(3):
-            a = ResidualUnit(self.features, name=f"conv_a_{i}")(a)
-        b = x
-        for i in range(3):
-            b = ResidualUnit(self.features, name=f"conv_b_{i}")(b)
-        b = Conv(self.features, 1, 1, name="conv_b_3")(b)
-        return x + a * jax.nn.sigmoid(b)
 
 
 class AnalysisCheng(nn.Module):
