@@ -12,7 +12,7 @@ def _coolchic_file(tmp_path):
     import sys
 
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
-    from test_codec import _random_quantized
+    from test_overfit_codec import _random_quantized
 
     q = _random_quantized(C.get_config("coolchic", num_grids=3), 10, 14)
     path = tmp_path / "a.jlic"
