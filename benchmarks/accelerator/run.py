@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         p.error(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
 
-    t_start = time.time()
+    t_start = time.monotonic()
     deadline = t_start + budget
     args.out.mkdir(parents=True, exist_ok=True)
     log = Log(args.out / "log.txt")
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     final = args.out / f"accelerator-{date.date().isoformat()}.json"
 
     def save() -> None:
-        record["total_s"] = time.time() - t_start
+        record["total_s"] = time.monotonic() - t_start
         final.write_text(json.dumps(record, indent=1, default=str) + "\n")
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
             env["XLA_FLAGS"] = " ".join(x for x in (env.get("XLA_FLAGS", ""), TINY_XLA_FLAGS) if x)
         record["xla_flags"] = env.get("XLA_FLAGS", "")
         for name in stages:
-            now = time.time()
+            now = time.monotonic()
             if name == "training":
                 cap = deadline - now - 10
                 if plan["training"].get("max_s"):
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                     log.say(f"{name}: skipped, {cap:.0f} s left")
                     continue
             cfg = {"stage": name, "out": str(args.out), "data": args.data, "tiny": args.tiny,
-                   "deadline": time.time() + cap - (20 if name == "training" else 3),
+                   "deadline": time.monotonic() + cap - (20 if name == "training" else 3),
                    "params": plan.get(name, {}), "accel": accel_info, "tmp": tmp}
             cfg_path = Path(tmp) / f"{name}.json"
             cfg_path.write_text(json.dumps(cfg))

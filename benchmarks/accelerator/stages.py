@@ -68,7 +68,7 @@ def _error(e: BaseException) -> str:
 
 
 def _left(cfg: dict[str, Any]) -> float:
-    return cfg["deadline"] - time.time()
+    return cfg["deadline"] - time.monotonic()
 
 
 # --------------------------------------------------------------------------------------------------- env
@@ -485,7 +485,7 @@ def evaluate_point(model: Any, params: Any, images: list[tuple[str, Any]], rec: 
     point: dict[str, Any] = {"images": 0, "rows": rows}
     rec["eval"] = point
     for name, img in images:
-        if rows and time.time() > deadline:
+        if rows and time.monotonic() > deadline:
             point["stopped"] = "stage deadline"
             break
         h, w = img.shape[:2]
@@ -556,7 +556,7 @@ def stage_training(cfg: dict[str, Any], rec: Record) -> None:
     from jlic.train.loop import train
 
     p = cfg["params"]
-    t_start = time.time()
+    t_start = time.monotonic()
     deadline = cfg["deadline"] if not p.get("max_s") else min(cfg["deadline"], t_start + p["max_s"])
     train_until = deadline - p["eval_reserve_s"]
     data = Path(cfg["data"])
@@ -577,28 +577,28 @@ def stage_training(cfg: dict[str, Any], rec: Record) -> None:
                          backend=jax.default_backend(), device=jax.devices()[0].device_kind)
     rec["chunks"] = []
     steps = int(p["calib_steps"])
-    t0 = time.time()
+    t0 = time.monotonic()
     c.num_steps = steps
     exports = train(c, workdir)
-    chunk_s = time.time() - t0
+    chunk_s = time.monotonic() - t0
     step_s, _ = _steady_step_s(workdir / "timing.jsonl", skip_first=1)
     step_s = step_s or chunk_s / steps
     rec["chunks"].append({"steps": steps, "wall_s": chunk_s, "steady_step_s": step_s})
     rec.say(f"calibration: {steps} steps in {chunk_s:.1f} s (steady {1e3 * step_s:.1f} ms/step, overhead "
             f"{chunk_s - steps * step_s:.1f} s incl. compile)")
     overhead = max(0.0, chunk_s - steps * step_s)
-    more = int((train_until - time.time() - 0.5 * overhead) / step_s * 0.85)
+    more = int((train_until - time.monotonic() - 0.5 * overhead) / step_s * 0.85)
     if p.get("fixed_more_steps") is not None:  # the dry run: fixed work, whatever the machine's load
         more = int(p["fixed_more_steps"])
     if more >= max(1, steps // 4):
         timing = workdir / "timing.jsonl"
         n_rows = len(timing.read_text().splitlines()) if timing.exists() else 0
         c.num_steps = steps + more
-        t1 = time.time()
+        t1 = time.monotonic()
         try:
             exports = train(c, workdir)  # resumes from the calibration chunk's checkpoint
             s2, wait2 = _steady_step_s(workdir / "timing.jsonl", skip_first=n_rows + 1)
-            rec["chunks"].append({"steps": more, "wall_s": time.time() - t1, "steady_step_s": s2,
+            rec["chunks"].append({"steps": more, "wall_s": time.monotonic() - t1, "steady_step_s": s2,
                                   "data_wait_s": wait2})
             steps += more
             step_s = s2 or step_s
@@ -606,7 +606,7 @@ def stage_training(cfg: dict[str, Any], rec: Record) -> None:
             rec["chunks"].append({"steps": more, "error": _error(e)})
             rec.say(f"main chunk FAILED ({_error(e)}); evaluating the calibration chunk's model")
     rec["steps"] = steps
-    rec["train_wall_s"] = time.time() - t0
+    rec["train_wall_s"] = time.monotonic() - t0
     rec["steps_per_s"] = 1.0 / step_s
     rec["images_per_s"] = int(p["batch"]) / step_s
     rec["hours_per_1m_steps"] = 1e6 * step_s / 3600  # derived from the measured steady s/step
