@@ -7,17 +7,19 @@ vmapped program, checkpoints, export, real-bytes evaluation, RD plot and report)
     python -m experiments.sweep --config experiments/configs/default.py --workdir runs/default \\
         --config.lambdas="(0.001,0.01,0.1)" --config.num_steps=400
 
-Measured 2026-11-30 on the 2-core CPU dev box, this config as is, from a clean clone (README command 1:
-5 min 30 s wall including `pip install -e .`, quiet machine). Eval on astronaut + coffee (scikit-image,
-256 px), real bytes:
+Measured 2026-12-01 on the 2-core CPU dev box (AMD EPYC), this config as is, from a clean clone (README
+command 1: 8 min 52 s wall including venv and `pip install -e .`, with the test suite running beside it; a
+quiet machine took 5 min 30 s on 2026-11-30). Eval on astronaut + coffee (scikit-image, 256 px), real bytes
+(each .jlic file's one stream now ends on a 4-byte-at-most check word):
 
     λ       bpp     bpp (est.)  PSNR-RGB  MS-SSIM
-    0.0001  0.048   0.037       18.58     0.713
-    0.0006  0.153   0.150       21.14     0.839
-    0.004   0.394   0.377       22.07     0.877
+    0.0001  0.047   0.037       18.61     0.718
+    0.0006  0.139   0.132       21.00     0.840
+    0.004   0.401   0.385       21.97     0.875
 
-(The previous kernel-gradient code, same config: 18.52 / 20.97 / 21.96 dB at 0.047 / 0.148 / 0.383 bpp; the
-runs differ by float rounding in the convolution gradients only.)
+(2026-11-30, before the latent codecs: 18.58 / 21.14 / 22.07 dB at 0.048 / 0.153 / 0.394 bpp; before the
+kernel-gradient change: 18.52 / 20.97 / 21.96 dB. The cause of the latest move was not isolated; the same
+code and seed reproduce a run exactly.)
 
 Rate and quality grow with λ. Above λ ≈ 0.004 more λ buys rate but no quality at this length: the models
 are limited by optimization, not by rate: λ 0.0005 / 0.005 / 0.05 gave 20.80 / 21.35 / 22.18 dB, and
