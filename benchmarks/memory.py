@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.records import cpu_name
+
 DEFAULT_MODELS = ("bmshj2018-hyperprior", "mbt2018", "he2021-checkerboard")
 DEFAULT_SIZES = ("512x768", "2048x2048", "4096x4096")
 GIB = 1 << 30
@@ -179,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
                 cases.append(rec)
     record = {
         "benchmark": "memory", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
         "machine_note": "shared 2-core machine, loaded by other jobs: seconds are indicative only",
         "params": "random init, quality 3", "limit_gib": args.limit_gib, "cases": cases,
     }
@@ -189,14 +191,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"record: {append_record('memory', record)}")
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 if __name__ == "__main__":

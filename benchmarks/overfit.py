@@ -17,26 +17,15 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.records import append_record
+from benchmarks.records import append_record, cpu_name
 from jlic.models import coolchic
 from jlic.overfit import codec
 from jlic.overfit import weights as W
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def decode_parts(data: bytes) -> tuple[np.ndarray, dict[str, float]]:
@@ -105,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         load = os.getloadavg()[0]
         path = append_record("overfit", {
-            "benchmark": "overfit decode", "cpu": _cpu_name(), "cores": os.cpu_count(), "load_avg_1min": load,
+            "benchmark": "overfit decode", "cpu": cpu_name(), "cores": os.cpu_count(), "load_avg_1min": load,
             "note": "machine shared with other jobs (load average above); min over repeats after one untimed "
                     "decode", "repeats": args.repeats, "files": rows})
         print(f"record: {path}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import platform
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,3 +20,14 @@ def append_record(name: str, record: dict[str, Any], default: Callable[[Any], An
     with path.open("a") as f:
         f.write(json.dumps(record, default=default) + "\n")
     return path
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (what `lscpu` prints), else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

@@ -27,14 +27,13 @@ import argparse
 import datetime
 import json
 import math
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmarks.records import RESULTS, append_record
+from benchmarks.records import RESULTS, append_record, cpu_name
 
 MODELS = ("bmshj2018-hyperprior", "mbt2018-mean", "mbt2018")
 KEYS = ("loss", "bpp", "psnr", "aux_loss")
@@ -267,14 +266,6 @@ def float64_check(name: str, steps: int = 12, N: int = 16, M: int = 24, lr: floa
 # ------------------------------------------------------------------------------------------------ shell
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def plot(results: list[dict[str, Any]], path: Path) -> Path:
@@ -360,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plot: {png}")
     finals = [{s: {k: r["history"][s][k][-1] for k in KEYS} for s in ("jlic", "compressai")} for r in results]
     record = {"date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-              "cpu": _cpu(), "args": {k: str(v) for k, v in vars(args).items()},
+              "cpu": cpu_name(), "args": {k: str(v) for k, v in vars(args).items()},
               "data": str(BSDS.resolve()) if BSDS.exists() else "smooth random images",
               "results": [{k: v for k, v in r.items() if k != "history"} | {"final": f}
                           for r, f in zip(results, finals, strict=True)]}
