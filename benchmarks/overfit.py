@@ -31,19 +31,8 @@ from jlic.overfit import weights as W
 def decode_parts(data: bytes) -> tuple[np.ndarray, dict[str, float]]:
     """Decode with a wall-clock and process-CPU split of the three stages."""
     c0, t0 = time.process_time(), time.perf_counter()
-    box, config, exps, bins = codec.read_header(data)
+    box, config, exps, ints, arm, aexp = codec.decode_weights(data)
     h, w = box.height, box.width
-    tree = W.shapes(config, h, w)
-    groups = list(exps)
-    sizes = [sum(int(np.prod(t.shape)) for t in tree[m][k]) for m, k in groups]
-    idx = np.concatenate([np.full(n, bins[g]) for g, n in zip(groups, sizes, strict=True)])
-    from jlic.coding.coder import Coder
-
-    flat = Coder(W.tables()).decode(box.streams[1], idx)
-    ints, pos = {}, 0
-    for g, n in zip(groups, sizes, strict=True):
-        ints[g], pos = flat[pos:pos + n], pos + n
-    arm, aexp = codec._arm_int(None, config, h, w, ints, exps)
     c1, t1 = time.process_time(), time.perf_counter()
     shapes = coolchic.grid_shapes(h, w, config.num_grids)
     latents = codec.decode_latents(box.streams[2], shapes, config, arm, aexp)

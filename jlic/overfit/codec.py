@@ -226,8 +226,9 @@ def read_header(data: bytes) -> tuple[bitstream.Container, coolchic.CoolChicConf
     return box, config, exps, bins
 
 
-def decode_quantized(data: bytes) -> W.Quantized:
-    """The quantized codec stored in `.jlic` bytes (weights and integer latents)."""
+def decode_weights(data: bytes) -> tuple[Any, Any, dict, dict, Any, Any]:
+    """Header and weights of `.jlic` bytes: (container, config, weight exponents, integer weights by group,
+    and the integer ARM with its exponents that the latents' decoder needs)."""
     box, config, exps, bins = read_header(data)
     h, w = box.height, box.width
     tree = W.shapes(config, h, w)
@@ -240,6 +241,13 @@ def decode_quantized(data: bytes) -> W.Quantized:
         ints[g] = flat[pos:pos + n]
         pos += n
     arm, aexp = _arm_int(None, config, h, w, ints, exps)
+    return box, config, exps, ints, arm, aexp
+
+
+def decode_quantized(data: bytes) -> W.Quantized:
+    """The quantized codec stored in `.jlic` bytes (weights and integer latents)."""
+    box, config, exps, ints, arm, aexp = decode_weights(data)
+    h, w = box.height, box.width
     latents = decode_latents(box.streams[2], coolchic.grid_shapes(h, w, config.num_grids), config, arm, aexp)
     return W.Quantized(config, h, w, latents, ints, exps)
 
