@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,7 @@ def run_sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
     """Run the sweep `config` describes in `workdir` (resuming finished items); returns the written paths."""
     from jlic.data.pipeline import eval_images
     from jlic.plot import plot_rd
-    from jlic.train.evaluate import live_codecs, load_anchors, write_report
+    from jlic.train.evaluate import references, write_report
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -141,13 +140,7 @@ def run_sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
             f"iterations, eval {ev.data} ({len(images)} images{crop}), decoder {macs['total']:.0f} MAC/pixel")
     curve = rdcurve.from_points(name, points, desc)
     out: dict[str, Any] = {"exports": exports, "rd.json": rdcurve.save(curve, workdir / "rd.json")}
-    anchors = load_anchors(ev.get("anchors"), tuple(ev.get("anchor_names") or ()))
-    settings = {k: tuple(v) for k, v in dict(ev.get("live_codec_settings") or {}).items()}
-    live = live_codecs(tuple(ev.get("live_codecs") or ()), images, settings)
-    for c in live:
-        rdcurve.save(c, workdir / "baselines" / f"{c.name.lower().replace(' ', '-')}.json")
-    others = [*(replace(c, name=f"{c.name} (anchor)") for c in anchors),
-              *(replace(c, name=f"{c.name} (same images)") for c in live)]
+    anchors, live, others = references(ev, images, workdir)
     out["rd.png"] = plot_rd([curve], workdir / "rd.png", title=name, anchors=others)
     out["report.md"] = write_report(workdir / "report.md", curve, anchors, live, desc + ".")
     return out

@@ -56,6 +56,20 @@ def evaluate_exports(exports: Mapping[float, str | Path], images: Sequence[np.nd
     return rdcurve.from_points(name, points, description)
 
 
+def references(ev: Any, images: Sequence[np.ndarray], workdir: Path
+               ) -> tuple[list[rdcurve.RDCurve], list[rdcurve.RDCurve], list[rdcurve.RDCurve]]:
+    """(anchors, live codecs, both renamed for the plot) of an eval config; live curves saved under
+    `workdir/baselines/`."""
+    anchors = load_anchors(ev.get("anchors"), tuple(ev.get("anchor_names") or ()))
+    settings = {k: tuple(v) for k, v in dict(ev.get("live_codec_settings") or {}).items()}
+    live = live_codecs(tuple(ev.get("live_codecs") or ()), images, settings)
+    for c in live:
+        rdcurve.save(c, workdir / "baselines" / f"{c.name.lower().replace(' ', '-')}.json")
+    others = [*(replace(c, name=f"{c.name} (anchor)") for c in anchors),
+              *(replace(c, name=f"{c.name} (same images)") for c in live)]
+    return anchors, live, others
+
+
 def live_codecs(names: Sequence[str], images: Sequence[np.ndarray],
                 settings: Mapping[str, Sequence[float]] | None = None) -> list[rdcurve.RDCurve]:
     """RD curves of classic codecs (`jlic.codecs.classic`) on the same eval images; unavailable ones skipped."""
@@ -154,13 +168,7 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     curve = evaluate_exports(exports, images, name, desc, convention)
     curve = replace(curve, extra={**curve.extra, "convention": convention, "origin": origin})
     rd = rdcurve.save(curve, workdir / "rd.json")
-    anchors = load_anchors(ev.get("anchors"), tuple(ev.get("anchor_names") or ()))
-    settings = {k: tuple(v) for k, v in dict(ev.get("live_codec_settings") or {}).items()}
-    live = live_codecs(tuple(ev.get("live_codecs") or ()), images, settings)
-    for c in live:
-        rdcurve.save(c, workdir / "baselines" / f"{c.name.lower().replace(' ', '-')}.json")
-    others = [*(replace(c, name=f"{c.name} (anchor)") for c in anchors),
-              *(replace(c, name=f"{c.name} (same images)") for c in live)]
+    anchors, live, others = references(ev, images, workdir)
     png = plot_rd([curve], workdir / "rd.png", title=name, anchors=others)
     if curve.has("ms-ssim"):
         plot_rd([curve], workdir / "rd-ms-ssim.png", metric="ms-ssim", title=name, anchors=others)
