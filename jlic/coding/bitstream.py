@@ -14,6 +14,8 @@ Layout (all integers little-endian)::
     ..      1+1   channels (1..4), bit depth of the source (1..16)
     ..      4x2   padding top, bottom, left, right (uint16, each < MAX_PAD)
     ..      1     number of streams k (0..MAX_STREAMS)
+    ..      1     (format >= 3) number e of header extensions (0..MAX_EXTENSIONS), then e times:
+                  tag (1 byte, a value of EXTENSION_TAGS), length m (1 byte), m value bytes
     ..      4k    byte length of each stream (uint32)
     ..      ...   the streams, concatenated
     end-4   4     CRC32 of every byte before it
@@ -36,7 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAGIC = b"JLIC"
-FORMAT_VERSION = 2  # 2: the latents in ONE entropy-coded stream ending on a check word (1: one per latent)
+FORMAT_VERSION = 3  # 3: header extensions; 2: ONE coded stream ending on a check word; 1: one per latent
+READABLE_VERSIONS = (2, 3)
 MAX_NAME = 64
 MAX_SIDE = 1 << 16
 MAX_PIXELS = 1 << 28
@@ -44,6 +47,12 @@ MAX_PAD = 1024
 MAX_STREAMS = 32
 CODER_IDS = {"ans": 0, "range": 1}
 MODE_IDS = {"float": 0, "deterministic": 1}  # high nibble of the coder byte (0 in every older file)
+# Header extensions: optional named fields a decoder needs besides the image geometry. Each feature that adds
+# one registers its tag here and owns the meaning of its bytes (e.g. the rate level of a variable-rate model,
+# the tile table of a tiled image). A reader refuses tags it does not know, so an old jlic never mis-decodes
+# a new file.
+EXTENSION_TAGS = {"rate_level": 1, "tiles": 2}
+MAX_EXTENSIONS = 8
 _FIXED = struct.Struct("<4sBBB")
 _IMAGE = struct.Struct("<IIBBHHHHB")
 _CRC = struct.Struct("<I")
@@ -73,6 +82,7 @@ class Container:
     streams: list[bytes] = field(default_factory=list)
     coder: str = "ans"
     mode: str = "float"
+    extensions: dict[str, bytes] = field(default_factory=dict)  # name (a key of EXTENSION_TAGS) -> value bytes
 
 
 def pack(c: Container) -> bytes:
@@ -90,6 +100,7 @@ def pack(c: Container) -> bytes:
         name,
         c.config_hash,
         _IMAGE.pack(c.height, c.width, c.channels, c.bit_depth, *c.padding, len(c.streams)),
+        _pack_extensions(c.extensions),
         struct.pack(f"<{len(c.streams)}I", *(len(s) for s in c.streams)),
         *c.streams,
     ]
@@ -108,8 +119,8 @@ def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes |
     if version == 1:
         raise BitstreamError("unsupported .jlic format version 1 (one stream per latent, before the latent "
                              f"codecs); this jlic reads {FORMAT_VERSION}: re-encode the image")
-    if version != FORMAT_VERSION:
-        raise BitstreamError(f"unsupported .jlic format version {version} (this jlic reads {FORMAT_VERSION})")
+    if version not in READABLE_VERSIONS:
+        raise BitstreamError(f"unsupported .jlic format version {version} (this jlic reads {READABLE_VERSIONS})")
     coders = {v: k for k, v in CODER_IDS.items()}
     modes = {v: k for k, v in MODE_IDS.items()}
     coder_id, mode_id = coder_id & 0x0F, coder_id >> 4
@@ -133,6 +144,9 @@ def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes |
         _check_fields(name_len, h, w, ch, depth, (pt, pb, pl, pr), k)
     except ValueError as e:
         raise BitstreamError(f"header over a cap or invalid: {e}") from None
+    extensions: dict[str, bytes] = {}
+    if version >= 3:
+        extensions, pos = _unpack_extensions(data, pos)
     if len(data) < pos + 4 * k + _CRC.size:
         raise BitstreamError(f"truncated .jlic file: {len(data)} bytes, stream table needs {pos + 4 * k + 4}")
     lengths = struct.unpack_from(f"<{k}I", data, pos)
@@ -159,7 +173,48 @@ def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes |
     for n in lengths:
         streams.append(data[pos:pos + n])
         pos += n
-    return Container(name, chash, h, w, ch, depth, (pt, pb, pl, pr), streams, coders[coder_id], modes[mode_id])
+    return Container(name, chash, h, w, ch, depth, (pt, pb, pl, pr), streams, coders[coder_id], modes[mode_id],
+                     extensions)
+
+
+def _pack_extensions(ext: dict[str, bytes]) -> bytes:
+    if len(ext) > MAX_EXTENSIONS:
+        raise ValueError(f"{len(ext)} header extensions, more than {MAX_EXTENSIONS}")
+    out = [bytes([len(ext)])]
+    for key, value in sorted(ext.items(), key=lambda kv: EXTENSION_TAGS.get(kv[0], 0)):
+        if key not in EXTENSION_TAGS:
+            raise ValueError(f"unknown header extension {key!r}; known: {tuple(EXTENSION_TAGS)}")
+        value = bytes(value)
+        if not 1 <= len(value) <= 255:
+            raise ValueError(f"header extension {key!r} must have 1..255 bytes, has {len(value)}")
+        out.append(bytes([EXTENSION_TAGS[key], len(value)]) + value)
+    return b"".join(out)
+
+
+def _unpack_extensions(data: bytes, pos: int) -> tuple[dict[str, bytes], int]:
+    names = {v: k for k, v in EXTENSION_TAGS.items()}
+    if len(data) < pos + 1 + _CRC.size:
+        raise BitstreamError("truncated .jlic file: no header extension count")
+    e = data[pos]
+    pos += 1
+    if e > MAX_EXTENSIONS:
+        raise BitstreamError(f"{e} header extensions, more than {MAX_EXTENSIONS}")
+    ext: dict[str, bytes] = {}
+    for _ in range(e):
+        if len(data) < pos + 2 + _CRC.size:
+            raise BitstreamError("truncated .jlic file inside the header extensions")
+        tag, m = data[pos], data[pos + 1]
+        pos += 2
+        if tag not in names:
+            raise BitstreamError(f"unknown header extension tag {tag} (this jlic knows {names}): the file "
+                                 "needs a newer jlic")
+        if m == 0 or len(data) < pos + m + _CRC.size:
+            raise BitstreamError(f"header extension {names[tag]!r} of {m} bytes is empty or truncated")
+        if names[tag] in ext:
+            raise BitstreamError(f"header extension {names[tag]!r} given twice")
+        ext[names[tag]] = data[pos:pos + m]
+        pos += m
+    return ext, pos
 
 
 def _check_fields(

@@ -28,6 +28,7 @@ def repack(c: Container, **changes) -> bytes:
                     len(name)),
         name, c.config_hash,
         struct.pack("<IIBBHHHHB", c.height, c.width, c.channels, c.bit_depth, *c.padding, len(c.streams)),
+        bitstream._pack_extensions(c.extensions),
         struct.pack(f"<{len(c.streams)}I", *(len(s) for s in c.streams)), *c.streams,
     ])
     return body + struct.pack("<I", zlib.crc32(body))

@@ -76,7 +76,7 @@ def test_sizes_over_cap_are_rejected_before_allocation():
     with pytest.raises(BitstreamError, match="cap"):
         bitstream.unpack(_recrc(head + many))
     # A declared stream length far beyond the file: rejected as truncated without reading it.
-    one = struct.pack("<IIBBHHHHB", 4, 4, 3, 8, 0, 0, 0, 0, 1) + struct.pack("<I", 2**32 - 1)
+    one = struct.pack("<IIBBHHHHB", 4, 4, 3, 8, 0, 0, 0, 0, 1) + b"\x00" + struct.pack("<I", 2**32 - 1)
     with pytest.raises(BitstreamError, match="truncated"):
         bitstream.unpack(_recrc(head + one))
     with pytest.raises(ValueError):
@@ -98,3 +98,32 @@ def test_every_truncation_is_detected():
     for n in range(len(REAL)):
         with pytest.raises(BitstreamError):
             bitstream.unpack(REAL[:n])
+
+
+def test_header_extensions_round_trip_and_unknown_tags_are_refused():
+    c = bitstream.unpack(REAL)
+    assert c.extensions == {}
+    ext = {"rate_level": struct.pack("<d", 2.5), "tiles": b"\x01\x02"}
+    data = bitstream.pack(Container(c.model_name, c.config_hash, 7, 5, streams=c.streams, extensions=ext))
+    assert bitstream.unpack(data).extensions == ext
+    with pytest.raises(ValueError, match="unknown header extension"):
+        bitstream.pack(Container("m", b"\x00" * 8, 4, 4, extensions={"colour": b"\x01"}))
+    with pytest.raises(ValueError, match="1..255 bytes"):
+        bitstream.pack(Container("m", b"\x00" * 8, 4, 4, extensions={"tiles": b""}))
+    head = struct.pack("<4sBBB", b"JLIC", bitstream.FORMAT_VERSION, 0, 1) + b"m" + b"\x00" * 8
+    image = struct.pack("<IIBBHHHHB", 4, 4, 3, 8, 0, 0, 0, 0, 0)
+    with pytest.raises(BitstreamError, match="unknown header extension tag 99"):
+        bitstream.unpack(_recrc(head + image + b"\x01\x63\x01\x00"))
+    twice = b"\x02" + (b"\x01\x01\x05") * 2
+    with pytest.raises(BitstreamError, match="given twice"):
+        bitstream.unpack(_recrc(head + image + twice))
+
+
+def test_format_2_files_still_read():
+    """Files written before the header extensions (format 2) have no extension count byte."""
+    c = bitstream.unpack(REAL)
+    head = struct.pack("<4sBBB", b"JLIC", 2, 0, len(c.model_name)) + c.model_name.encode() + c.config_hash
+    image = struct.pack("<IIBBHHHHB", 7, 5, 3, 8, 0, 1, 2, 3, len(c.streams))
+    body = head + image + struct.pack(f"<{len(c.streams)}I", *map(len, c.streams)) + b"".join(c.streams)
+    old = bitstream.unpack(_recrc(body))
+    assert old.streams == c.streams and old.extensions == {}
