@@ -120,7 +120,8 @@ def unpack(data: bytes, expected_name: str | None = None, expected_hash: bytes |
         raise BitstreamError("unsupported .jlic format version 1 (one stream per latent, before the latent "
                              f"codecs); this jlic reads {FORMAT_VERSION}: re-encode the image")
     if version not in READABLE_VERSIONS:
-        raise BitstreamError(f"unsupported .jlic format version {version} (this jlic reads {READABLE_VERSIONS})")
+        raise BitstreamError(f"unsupported .jlic format version {version} (this jlic reads "
+                             f"{READABLE_VERSIONS})")
     coders = {v: k for k, v in CODER_IDS.items()}
     modes = {v: k for k, v in MODE_IDS.items()}
     coder_id, mode_id = coder_id & 0x0F, coder_id >> 4
