@@ -42,14 +42,15 @@ from typing import Any, Literal
 import constriction
 import numpy as np
 
+from jlic.coding import rans
 from jlic.coding.bitstream import BitstreamError
 from jlic.coding.cdf import CdfTables, validate
 
 Backend = Literal["ans", "range"]
 BACKENDS: tuple[Backend, ...] = ("ans", "range")
 _CODER_PRECISION = 24  # constriction's fixed-point precision for its default models
-_MAX_RAW_BITS = 34  # raw escape values are < 2**34 (int32 value minus int32 offset, doubled)
-_CHUNK_BITS = 16
+_MAX_RAW_BITS = rans.MAX_RAW_BITS  # raw escape values are < 2**34 (int32 value minus int32 offset, doubled)
+_CHUNK_BITS = rans.CHUNK_BITS
 _models = constriction.stream.model
 _NBITS_MODEL = _models.Uniform(_MAX_RAW_BITS + 1)
 _CHUNK_FAMILY = _models.Uniform()
@@ -76,6 +77,11 @@ class Coder:
         self._inner_keys = np.arange(1, t, dtype=self._key_dtype)
         self._nbits_model = _NBITS_MODEL
         self._chunk_family = _CHUNK_FAMILY
+        # What the numba kernels of jlic.coding.rans read: left cumulatives are cdf << (24 - precision).
+        self._kernel_tables: rans.TableArgs = (
+            np.ascontiguousarray(tables.cdf, np.int32), self._length, self._offset,
+            _CODER_PRECISION - tables.precision)
+        self._lut: rans.LutArgs | None = None  # built on the first decode
 
     def _model(self, t: int) -> object:
         model = self._cache[t]
@@ -106,13 +112,18 @@ class Coder:
         bounds[1:-1] = np.searchsorted(np.take(key, order), self._inner_keys)
         return order, bounds
 
-    def segments(self, symbols: np.ndarray, indexes: np.ndarray) -> list[tuple[np.ndarray, object, tuple]]:
-        """``(symbols, constriction model, model params)`` to code, in *decode* order.
+    def _flat_indexes(self, indexes: np.ndarray) -> np.ndarray:
+        """Flat int32 table indexes (values are range-checked here unless int32: the kernels check those)."""
+        flat = np.asarray(indexes).reshape(-1)
+        if flat.dtype.kind not in "iu":
+            raise ValueError(f"table indexes must be integers, got dtype {flat.dtype}")
+        if flat.dtype != np.int32 and flat.size and (flat.min() < 0 or flat.max() >= self.tables.num_tables):
+            raise ValueError(f"table indexes must be in [0, {self.tables.num_tables}), got "
+                             f"{flat.min()}..{flat.max()}")
+        return np.ascontiguousarray(flat, np.int32)
 
-        For callers that put several groups of symbols into one coder (e.g. autoregressive steps): with an
-        ANS coder call ``encode_reverse`` on the segments of the last-decoded group first, each list
-        reversed; decode each group with :meth:`decode_from` in order (:mod:`jlic.coding.stream` does this).
-        """
+    def _flat_symbols(self, symbols: np.ndarray, indexes: np.ndarray) -> np.ndarray:
+        """Flat int32 symbols, checked against the shape of ``indexes``."""
         symbols = np.asarray(symbols)
         if symbols.shape != np.shape(indexes):
             raise ValueError(f"symbols {symbols.shape} and indexes {np.shape(indexes)} differ in shape")
@@ -123,7 +134,35 @@ class Coder:
                 symbols.min() < np.iinfo(np.int32).min or symbols.max() > np.iinfo(np.int32).max
             ):
                 raise ValueError("symbols must fit int32")
-            symbols = symbols.astype(np.int32)
+        return np.ascontiguousarray(symbols.reshape(-1), np.int32)
+
+    def prepare(self, symbols: np.ndarray, indexes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Checked flat int32 ``(symbols, indexes)`` for :meth:`encode_into` (ValueError on bad input)."""
+        return self._flat_symbols(symbols, indexes), self._flat_indexes(indexes)
+
+    def encode_into(self, writer: rans.Writer, symbols: np.ndarray, indexes: np.ndarray) -> None:
+        """Push one step onto a :class:`jlic.coding.rans.Writer` (the ``ans`` format, numba kernels)."""
+        writer.push_step(self._kernel_tables, *self.prepare(symbols, indexes))
+
+    def decode_step(self, reader: rans.Reader, indexes: np.ndarray) -> np.ndarray:
+        """Pop one :meth:`encode_into` step from a :class:`jlic.coding.rans.Reader`: int32 symbols.
+
+        Raises:
+          BitstreamError: an escape value falls outside int32 (corrupt stream).
+        """
+        if self._lut is None:
+            self._lut = rans.lookup(self._kernel_tables, self.tables.precision)
+        return reader.pop_step(self._kernel_tables, self._lut, self._flat_indexes(indexes)).reshape(
+            np.shape(indexes))
+
+    def segments(self, symbols: np.ndarray, indexes: np.ndarray) -> list[tuple[np.ndarray, object, tuple]]:
+        """``(symbols, constriction model, model params)`` to code, in *decode* order.
+
+        For callers that put several groups of symbols into one coder (e.g. autoregressive steps): with an
+        ANS coder call ``encode_reverse`` on the segments of the last-decoded group first, each list
+        reversed; decode each group with :meth:`decode_from` in order (:mod:`jlic.coding.stream` does this).
+        """
+        symbols = self._flat_symbols(symbols, indexes)
         order, bounds = self._group(indexes)
         counts = np.diff(bounds)
         s = np.take(symbols.reshape(-1), order)
@@ -144,15 +183,13 @@ class Coder:
 
     def encode(self, symbols: np.ndarray, indexes: np.ndarray) -> bytes:
         """Encode int symbols (any int32 value) with per-symbol table ``indexes`` (same shape)."""
-        segments = self.segments(symbols, indexes)
         if self.backend == "ans":
-            coder = constriction.stream.stack.AnsCoder()
-            for syms, model, params in reversed(segments):
-                coder.encode_reverse(syms, model, *params)
-        else:
-            coder = constriction.stream.queue.RangeEncoder()
-            for syms, model, params in segments:
-                coder.encode(syms, model, *params)
+            writer = rans.Writer()
+            self.encode_into(writer, symbols, indexes)
+            return writer.to_bytes()
+        coder = constriction.stream.queue.RangeEncoder()
+        for syms, model, params in self.segments(symbols, indexes):
+            coder.encode(syms, model, *params)
         return coder.get_compressed().astype("<u4", copy=False).tobytes()
 
     def decode_from(self, coder: Any, indexes: np.ndarray) -> np.ndarray:
@@ -190,20 +227,20 @@ class Coder:
             escape values outside int32). A corrupted stream that still decodes yields wrong symbols; the
             container's CRC is what detects that.
         """
+        if self.backend == "ans":
+            reader = rans.Reader(data)
+            out = self.decode_step(reader, indexes)
+            if not reader.is_empty():
+                raise BitstreamError("entropy-coded stream has trailing data (corrupt or wrong indexes)")
+            return out
         if len(data) % 4:
             raise BitstreamError(f"entropy-coded stream has {len(data)} bytes, not a multiple of 4")
         words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
         try:
-            if self.backend == "ans":
-                coder = constriction.stream.stack.AnsCoder(words)
-            else:
-                coder = constriction.stream.queue.RangeDecoder(words)
+            coder = constriction.stream.queue.RangeDecoder(words)
         except (ValueError, RuntimeError) as e:
             raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
-        out = self.decode_from(coder, indexes)
-        if self.backend == "ans" and not coder.is_empty():
-            raise BitstreamError("entropy-coded stream has trailing data (corrupt or wrong indexes)")
-        return out
+        return self.decode_from(coder, indexes)
 
 
 def _escape_segments(v: np.ndarray, length: np.ndarray) -> list[tuple[np.ndarray, object, tuple]]:

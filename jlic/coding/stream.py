@@ -30,31 +30,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import constriction
 import numpy as np
 
 from jlic.coding import coder as coder_lib
+from jlic.coding import rans
 from jlic.coding.bitstream import BitstreamError
 from jlic.coding.coder import Coder
 
 Segment = tuple[np.ndarray, Any, tuple]
 _DECODE_ERRORS = (ValueError, RuntimeError, OverflowError, TypeError, KeyError)  # what constriction raises
 _CHECK_WORD = np.array([0x4A4C, 0x4943], np.int32)  # "JLIC" as two 16-bit symbols, coded first, decoded last
-_CHECK_MODEL = constriction.stream.model.Uniform(1 << 16)
+_CHECK_SIZE = 1 << 16  # coded as constriction.stream.model.Uniform(1 << 16) would code it
 
 
 class StreamWriter:
     """Collects coding steps in DECODE order from any number of Coders; :meth:`finish` returns ONE stream."""
 
     def __init__(self, check: bool = False) -> None:
-        self._steps: list[list[Segment]] = []
+        self._steps: list[tuple[Coder, np.ndarray, np.ndarray] | list[Segment]] = []
         self._finished = False
         self._check = check
 
     def encode(self, coder: Coder, symbols: np.ndarray, indexes: np.ndarray) -> None:
         """Add a step: int ``symbols`` (any int32 value) coded with ``coder``'s tables ``indexes`` (alike)."""
         self._check_open()
-        self._steps.append(coder.segments(symbols, indexes))
+        self._steps.append((coder, *coder.prepare(symbols, indexes)))
 
     def encode_segments(self, segments: Sequence[Segment]) -> None:
         """Add a custom step: ``(symbols, constriction model, extra model params)`` in decode order."""
@@ -70,16 +70,15 @@ class StreamWriter:
         """Encode every step (last-decoded first) into one ANS stream: little-endian u32 words."""
         self._check_open()
         self._finished = True
-        ans = constriction.stream.stack.AnsCoder()
+        writer = rans.Writer()
         if self._check:
-            ans.encode_reverse(_CHECK_WORD, _CHECK_MODEL)
-        try:
-            for step in reversed(self._steps):
-                for syms, model, params in reversed(step):
-                    ans.encode_reverse(syms, model, *params)
-        except _DECODE_ERRORS as e:
-            raise ValueError(f"cannot entropy-code a segment: {e}") from None
-        return ans.get_compressed().astype("<u4", copy=False).tobytes()
+            writer.push_uniform(_CHECK_WORD, _CHECK_SIZE)
+        for step in reversed(self._steps):
+            if isinstance(step, tuple):
+                step[0].encode_into(writer, step[1], step[2])
+            else:
+                writer.push_segments(step)
+        return writer.to_bytes()
 
     def _check_open(self) -> None:
         if self._finished:
@@ -93,17 +92,11 @@ class StreamReader:
         self._check = check
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError(f"stream data must be bytes, got {type(data).__name__}")
-        if len(data) % 4:
-            raise BitstreamError(f"entropy-coded stream has {len(data)} bytes, not a multiple of 4")
-        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-        try:
-            self._ans = constriction.stream.stack.AnsCoder(words)
-        except _DECODE_ERRORS as e:
-            raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
+        self._reader = rans.Reader(data)
 
     def decode(self, coder: Coder, indexes: np.ndarray) -> np.ndarray:
         """The next step's int32 symbols, coded by :meth:`StreamWriter.encode` with these ``indexes``."""
-        return coder.decode_from(self._ans, indexes)
+        return coder.decode_step(self._reader, indexes)
 
     def decode_model(self, model: Any, n_or_params: Any) -> np.ndarray:
         """The next custom segment's int32 symbols.
@@ -120,7 +113,7 @@ class StreamReader:
                 raise ValueError(f"cannot decode {n} symbols")
             params = (n,)
         try:
-            out = self._ans.decode(model, *params)
+            out = self._reader.constriction_coder().decode(model, *params)
         except _DECODE_ERRORS as e:
             raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
         return np.asarray(out, np.int32).reshape(-1)
@@ -130,10 +123,7 @@ class StreamReader:
         length = np.asarray(length, np.int64).reshape(-1)
         if not length.size:
             return np.zeros(0, np.int64)
-        try:
-            return coder_lib._decode_escapes(self._ans, length)
-        except _DECODE_ERRORS as e:
-            raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
+        return self._reader.pop_escapes(length)
 
     def finish(self) -> None:
         """Check that the stream was consumed exactly.
@@ -143,13 +133,10 @@ class StreamReader:
             stream, or indexes other than the encoder's).
         """
         if self._check:
-            try:
-                word = np.asarray(self._ans.decode(_CHECK_MODEL, 2), np.int32)
-            except _DECODE_ERRORS as e:
-                raise BitstreamError(f"entropy-coded stream cannot be decoded: {e}") from None
+            word = self._reader.pop_uniform(2, _CHECK_SIZE)
             if not np.array_equal(word, _CHECK_WORD):
                 raise BitstreamError("entropy-coded stream fails its check word (cut, altered or crafted data)")
-        if not self._ans.is_empty():
+        if not self._reader.is_empty():
             raise BitstreamError("entropy-coded stream has trailing data (corrupt or wrong indexes)")
 
 
