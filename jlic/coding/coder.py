@@ -79,8 +79,8 @@ class Coder:
         self._chunk_family = _CHUNK_FAMILY
         # What the numba kernels of jlic.coding.rans read: left cumulatives are cdf << (24 - precision).
         self._kernel_tables: rans.TableArgs = (
-            np.ascontiguousarray(tables.cdf, np.int32), self._length, self._offset,
-            _CODER_PRECISION - tables.precision)
+            rans.frozen(tables.cdf, np.int32), rans.frozen(self._length, np.int64),
+            rans.frozen(self._offset, np.int64), _CODER_PRECISION - tables.precision)
         self._lut: rans.LutArgs | None = None  # built on the first decode
 
     def _model(self, t: int) -> object:
@@ -120,7 +120,7 @@ class Coder:
         if flat.dtype != np.int32 and flat.size and (flat.min() < 0 or flat.max() >= self.tables.num_tables):
             raise ValueError(f"table indexes must be in [0, {self.tables.num_tables}), got "
                              f"{flat.min()}..{flat.max()}")
-        return np.ascontiguousarray(flat, np.int32)
+        return rans.frozen(flat, np.int32)
 
     def _flat_symbols(self, symbols: np.ndarray, indexes: np.ndarray) -> np.ndarray:
         """Flat int32 symbols, checked against the shape of ``indexes``."""
@@ -134,7 +134,7 @@ class Coder:
                 symbols.min() < np.iinfo(np.int32).min or symbols.max() > np.iinfo(np.int32).max
             ):
                 raise ValueError("symbols must fit int32")
-        return np.ascontiguousarray(symbols.reshape(-1), np.int32)
+        return rans.frozen(symbols.reshape(-1), np.int32)
 
     def prepare(self, symbols: np.ndarray, indexes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Checked flat int32 ``(symbols, indexes)`` for :meth:`encode_into` (ValueError on bad input)."""

@@ -329,6 +329,14 @@ def state_words(state: int) -> np.ndarray:
     return np.array([lo, hi] if hi else [lo] if lo else [], np.uint32)
 
 
+def frozen(a: np.ndarray, dtype: type) -> np.ndarray:
+    """A C-contiguous read-only view (or copy) of ``a``: the one array type the kernels are compiled for
+    (numba compiles, and caches, one specialization per argument type, read-only flag included)."""
+    a = np.ascontiguousarray(a, dtype).view()
+    a.flags.writeable = False
+    return a
+
+
 TableArgs = tuple[np.ndarray, np.ndarray, np.ndarray, int]  # cdf (int32), length, offset (int64), shift
 LutArgs = tuple[np.ndarray, int]  # build_lut's table and the quantile shift to its buckets
 MAX_LUT_BITS = 10  # 1024 buckets per table (2 KiB, in L1); measured faster than 8, 12 or 16 bits
@@ -388,7 +396,7 @@ class Writer:
     def push_uniform(self, values: np.ndarray, size: int) -> None:
         """Push ``Uniform(size)`` symbols (they decode in this order)."""
         self._reserve(values.size + 2)
-        self._n, state = push_uniform(self._buf, self._n, self._state, values, size)
+        self._n, state = push_uniform(self._buf, self._n, self._state, frozen(values, np.int64), size)
         self._state = np.uint64(state)
 
     def push_segments(self, segments: Sequence[tuple[np.ndarray, Any, tuple]]) -> None:
@@ -457,7 +465,7 @@ class Reader:
     def pop_escapes(self, length: np.ndarray) -> np.ndarray:
         """Table-relative int64 values of escapes coded with the bypass code (``length`` per escape)."""
         self._own()
-        length = np.ascontiguousarray(length, np.int64)
+        length = frozen(length, np.int64)
         values, pos, state = pop_escapes(self._words, self._pos, self._state, length)
         self._pos, self._state = int(pos), np.uint64(state)
         return values
