@@ -1,18 +1,23 @@
-"""Vectorized entropy coding of integer symbols with per-symbol table indexes, on top of ``constriction``.
+"""Vectorized entropy coding of integer symbols with per-symbol table indexes, in ``constriction``'s ANS format.
 
 Each symbol ``s`` is coded with table ``indexes[i]`` of a :class:`~jlic.coding.cdf.CdfTables`: the index
 ``k = s - offset`` if ``0 <= k < length``, otherwise the escape index ``length`` followed by a bypass code
-of the value (so that any int32 round-trips). Symbols are grouped by table index (stable order), and each
-group is coded with one ``constriction`` call, so there is no Python loop per symbol; the decoder derives
-the same groups from the same indexes. :mod:`jlic.coding.stream` puts many such steps (of any coders) and
-custom segments into one stream, with exactly this layout per step.
+of the value (so that any int32 round-trips). Symbols are grouped by table index (stable order), table by
+table, then the escapes' bypass codes; the decoder derives the same groups from the same indexes.
+:mod:`jlic.coding.stream` puts many such steps (of any coders) and custom segments into one stream, with
+exactly this layout per step.
 
-Speed (``python -m benchmarks.coding``): the grouping is a one-pass 8-bit radix argsort (16-bit above 256
-tables), group bounds by bisecting the sorted keys, and 32-bit arithmetic (escapes are found as
-``(s - offset) mod 2**32 >= length``, handled by position only when present). What remains is mostly
-``constriction`` itself: its categorical decoder bisects the CDF (~3 ns per halving plus ~5 ns per symbol),
-which on Kodak-sized latents is about half of CompressAI's whole rANS decode time, so decoding cannot get
-much past 2x CompressAI's with this backend; the benchmark measures that floor ("constriction only").
+Backend (DESIGN note, 2026-12-01): the ANS steps run in :mod:`jlic.coding.rans`, numba kernels that write
+and read ``constriction.stream.stack.AnsCoder``'s stream format bit for bit (``tests/coding/test_rans.py``
+compares bytes and symbols with ``constriction``), so files written before them still decode and
+``constriction`` stays the reference (and codes custom segments, e.g. mixture tables, and the range
+backend). ``numba`` became a dependency for a measured reason: through ``constriction``'s Python API the
+decode could not reach 2x CompressAI's rANS (its decode calls alone were 2.0-2.1x, plus numpy grouping
+and scatter around them: 1.3x in all). One kernel per step (counting sort by table, a 1024-bucket lookup per
+table with a rarely taken forward scan instead of bisecting the CDF, escapes in the same loop) decodes
+Kodak-sized latents ~2.7x faster than CompressAI and encodes ~3.2x faster (``python -m benchmarks.coding``
+on a loaded 2-core AMD EPYC, records in ``benchmarks/results/coding-2026-12-01.jsonl``). The kernels
+compile once per machine (``cache=True``; ~10 s on that machine, then ~1 s to load).
 
 Exactness: ``constriction``'s categorical models work at 24-bit precision and quantize float
 probabilities with ``left_cumulative[i] = trunc(F[i] * (2**24 - n) / sum(w)) + i`` where ``F`` is the
@@ -25,10 +30,10 @@ Escape bypass (Elias-gamma style): ``raw = -2v - 1`` for ``v = s - offset < 0`` 
 above the support; its bit length ``n`` (0..34) is coded uniformly, then the ``n - 1`` bits below the
 leading one in uniform chunks of at most 16 bits.
 
-Backend: ANS (``constriction.stream.stack.AnsCoder``) by default. ``benchmarks/coding.py`` measures both
-backends on Kodak-sized latents; ANS was faster on both encode and decode there and its exactly
-reversible state gives a free integrity check (the decoder must end with an empty stack), so it is the
-default. The range coder (``constriction.stream.queue``) is kept selectable for comparison.
+Backends: ANS by default (above); its exactly reversible state gives a free integrity check (the decoder
+must end with an empty stack). The range coder (``constriction.stream.queue``, numpy grouping around
+``constriction`` calls: :meth:`Coder.segments` / :meth:`Coder.decode_from`) is kept selectable for
+comparison.
 
 References:
   Duda, "Asymmetric numeral systems", arXiv:1311.2540.
