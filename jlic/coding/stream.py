@@ -7,9 +7,11 @@ y (Gaussian tables). The encoder knows every symbol, so :class:`StreamWriter` co
 stack); :class:`StreamReader` pops them step by step with the indexes the decoder has just computed.
 
 A step is either ``(coder, symbols, indexes)`` -- the same grouping, escape bypass and exact integer
-probabilities as :meth:`Coder.encode`, so one step reproduces ``Coder.encode``'s bytes -- or custom
-segments ``(symbols, constriction model, model params)`` (e.g. per-symbol Gaussian-mixture tables), with
-:func:`escape_segments` / :meth:`StreamReader.decode_escapes` for their bypass codes. One stream instead
+probabilities as :meth:`Coder.encode`, so one step reproduces ``Coder.encode``'s bytes; coded by the numba
+kernels of :mod:`jlic.coding.rans` -- or custom segments ``(symbols, constriction model, model params)``
+(e.g. per-symbol Gaussian-mixture tables), coded by ``constriction`` on the same stack (handed over once
+per run of such steps), with :func:`escape_segments` / :meth:`StreamReader.decode_escapes` for their
+bypass codes. One stream instead
 of one per step saves the ANS state flush (4-8 bytes) per step.
 
 Every decode failure raises :class:`~jlic.coding.bitstream.BitstreamError` with a one-line message. ANS
