@@ -1,12 +1,12 @@
 """Numba kernels for jlic's ANS steps, bit-exact with ``constriction``'s stack ``AnsCoder`` format.
 
-Why a second backend: ``constriction``'s Python calls cost one call per table (numpy grouping, scatter and
-concatenation around them) and its categorical decoder bisects a float-derived CDF; measured with
+Why: through ``constriction``'s Python API a step costs one call per table (numpy grouping, scatter and
+concatenation around them) and its categorical decoder bisects the CDF; measured with
 ``python -m benchmarks.coding``, its decode calls alone were only ~2.0x CompressAI's rANS, so jlic could not
-reach 2x through that API. These kernels do a whole step (counting sort by table, per-symbol ANS update,
-escape bypass) in one jitted loop. ``numba`` is the dependency added for this, and only this (measured
-reason: decode speed, see the module docstring of :mod:`jlic.coding.coder`); ``cache=True`` pays the
-compile once per machine.
+reach 2x that way. These kernels do a whole step (counting sort by table, per-symbol ANS update with a
+1024-bucket lookup per table instead of bisection, escape bypass) in one jitted loop. ``numba`` is the
+dependency added for this, and only this (measured reason: decode speed, see the module docstring of
+:mod:`jlic.coding.coder`); ``cache=True`` pays the compile once per machine.
 
 Format (facts of ``constriction.stream.stack.AnsCoder<u32, u64>``, which stays the reference and the
 coder of custom segments): a 64-bit state and a stack of 32-bit words. Encoding a symbol with
