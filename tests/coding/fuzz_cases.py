@@ -174,8 +174,8 @@ def crafted_tiles(data: bytes, stride: int, rng: np.random.Generator, random_cas
     yield "tiles?: width - 1", repack(c, width=c.width - 1)
     for j in range(random_cases):
         k = int(rng.integers(3))
-        if k == 0:  # a random, well-formed grid: tiles of random stride multiples covering a random size
-            rth, rtw = (int(v) * stride for v in rng.integers(1, 3, 2))  # few shapes: few compilations
+        if k == 0:  # a random, well-formed grid of the file's tile size (no new shape to compile) covering
+            rth, rtw = th, tw  # a random image size: more, fewer or other tiles than the stream holds
             rr, rc = (int(v) for v in rng.integers(1, 5, 2))
             h = int(rng.integers((rr - 1) * rth + 1, rr * rth + 1))
             w = int(rng.integers((rc - 1) * rtw + 1, rc * rtw + 1))
