@@ -167,7 +167,8 @@ def decode_tiles(codec: Any, c: Container) -> Iterator[tuple[int, int, np.ndarra
         y_shape = tuple(jax.eval_shape(codec.model.analysis, codec.params, x).shape)
         y_hat, symbols = codec.latent_codec.decode(ctx, reader, y_shape, None)
         x_hat = np.asarray(codec.fn("synthesis")(codec.params, jnp.asarray(y_hat)))[0, pt:pt + th, pl:pl + tw]
-        tile = np.round(np.clip(x_hat, 0.0, 1.0) * 255.0).astype(np.uint8)
+        # nan_to_num: a crafted stream can drive the synthesis to NaN before the check word refuses it
+        tile = np.round(np.clip(np.nan_to_num(x_hat), 0.0, 1.0) * 255.0).astype(np.uint8)
         yield t, left, tile, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
     reader.finish()
 
