@@ -12,6 +12,10 @@ again (`second_s`), then reports its peak RSS (`VmHWM`). `compress` writes the `
 linearly in pixels from the previous size of the same model and operation, exceeds `--limit-gib`, and
 kills any case whose RSS passes it (polling `/proc/<pid>/status`). The record also holds the decoder
 memory bound of `jlic.coding.limits` for each size, to compare with the measured decompress peak.
+
+Images over `--tile-above` pixels (default 2048², as `python -m jlic compress`) are coded in tiles of about
+`--tile` pixels a side (`jlic.coding.tiles`; `--tile 0`: never); each case records its grid (`tiles`) and
+the bound of that grid. The linear extrapolation only runs between untiled sizes.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ def child(args: argparse.Namespace) -> None:
 
     h, w = (int(v) for v in args.size.split("x"))
     codec = load_codec(args.model_dir)
+    codec.tile, codec.tile_above = args.tile, args.tile_above
     out: dict[str, Any] = {}
     if args.op == "compress":
         image = _image(h, w)
@@ -129,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit-gib", type=float, default=6.0, help="skip / kill cases above this RSS")
     p.add_argument("--timeout", type=float, default=1200.0, help="seconds per case")
     p.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "jlic-memory-bench"))
+    p.add_argument("--tile", type=int, default=None, help="tile side (default: $JLIC_TILE or 1024; 0: never)")
+    p.add_argument("--tile-above", type=int, default=None, help="tile images over this many pixels")
     p.add_argument("--no-record", action="store_true")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model-dir", help=argparse.SUPPRESS)
@@ -139,6 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args)
         return
+
+    from jlic.coding import tiles
 
     folder = Path(args.workdir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -155,15 +164,22 @@ def main(argv: list[str] | None = None) -> None:
             h, w = (int(v) for v in size.split("x"))
             s = int(model.stride)
             hp, wp = -(-h // s) * s, -(-w // s) * s
-            bound = limits.decode_memory_bound(model, params, hp, wp)
+            grid = tiles.plan(h, w, s, args.tile, args.tile_above)
+            if grid is None:
+                bound = limits.decode_memory_bound(model, params, hp, wp)
+            else:
+                th, tw = min(grid.th, hp), min(grid.tw, wp)
+                bound = limits.tiled_decode_memory_bound(model, params, th, tw, h * w)
             data = folder / f"{name}-{size}.jlic"
             for op in ("compress", "decompress"):
-                rec: dict[str, Any] = {"model": name, "size": size, "op": op, "pixels": h * w}
+                rec: dict[str, Any] = {"model": name, "size": size, "op": op, "pixels": h * w,
+                                       "tiles": None if grid is None else
+                                       f"{grid.rows}x{grid.cols} of {grid.th}x{grid.tw}"}
                 if op == "decompress":
                     rec["decode_bound_mib"] = bound / 2**20
                 last = prev.get(op)
                 est = None
-                if last is not None and "peak_rss_mib" in last[1]:
+                if last is not None and "peak_rss_mib" in last[1] and grid is None:
                     px, r = last
                     est = r["base_rss_mib"] + (r["peak_rss_mib"] - r["base_rss_mib"]) * (h * w) / px
                     rec["estimated_peak_mib"] = est
@@ -174,6 +190,8 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     cmd = [sys.executable, "-m", "benchmarks.memory", "--child", "--model-dir", str(model_dir),
                            "--size", size, "--op", op, "--data", str(data)]
+                    cmd += [f"--tile={args.tile}"] if args.tile is not None else []
+                    cmd += [f"--tile-above={args.tile_above}"] if args.tile_above is not None else []
                     rec.update(_run_case(cmd, limit_kib, args.timeout))
                     if "peak_rss_mib" in rec:
                         prev[op] = (h * w, rec)
@@ -183,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
         "benchmark": "memory", "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu": cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
         "machine_note": "shared 2-core machine, loaded by other jobs: seconds are indicative only",
-        "params": "random init, quality 3", "limit_gib": args.limit_gib, "cases": cases,
+        "params": "random init, quality 3", "limit_gib": args.limit_gib,
+        "tile": list(tiles.settings(args.tile, args.tile_above)), "cases": cases,
     }
     if not args.no_record:
         from benchmarks.records import append_record

@@ -145,12 +145,19 @@ def _compress(argv: list[str]) -> int:
                    help="code with exact networks (jlic.fixedpoint): the file decodes on any device")
     p.add_argument("--float", dest="mode", action="store_const", const="float",
                    help="code with the float networks (default unless the checkpoint was converted)")
+    p.add_argument("--tile", type=int, default=None, metavar="SIDE",
+                   help="code images over $JLIC_TILE_ABOVE (default 2048**2) pixels in tiles of about SIDE "
+                        "pixels (default: $JLIC_TILE or 1024; 0: never tile)")
     args = p.parse_args(argv)
     image, warnings = read_image(args.input, args.max_pixels)
     for w in warnings:
         print(f"jlic compress: warning: {w}", file=sys.stderr)
     codec = load_codec(args.checkpoint) if args.mode is None else load_codec(args.checkpoint, mode=args.mode)
-    data = codec.compress(image)
+    codec.tile = args.tile
+    try:
+        data = codec.compress(image)
+    except ValueError as e:  # a tile setting that cannot be used (below the stride, not a number)
+        raise CliError(str(e)) from None
     atomic_write(args.output, data)
     h, w = image.shape[:2]
     print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp ({w}x{h}, {codec.model.name}, "

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.coding import bitstream, limits
+from jlic.coding import bitstream, limits, tiles
 from jlic.coding import cdf as cdf_lib
 from jlic.coding.bitstream import BitstreamError, Container
 from jlic.coding.cdf import CdfTables
@@ -137,8 +137,12 @@ class Codec:
     ``jit=False`` runs every network op by op; ``batch`` is the positions per network call of a
     raster-scan codec (``None``: whole wavefronts). Neither changes the bytes or the decoded latents.
     ``mode="deterministic"`` codes with exact networks (:mod:`jlic.fixedpoint`: the file decodes the same on
-    any device); the container records the mode and ``decompress`` follows it.
+    any device); the container records the mode and ``decompress`` follows it. ``tile`` / ``tile_above``:
+    the tile side and pixel threshold of :mod:`jlic.coding.tiles` (None: ``$JLIC_TILE`` / its default).
     """
+
+    tile: int | None = None
+    tile_above: int | None = None
 
     def __init__(self, model: Any, params: Any, tables: ModelTables | None = None, jit: bool = True,
                  batch: int | None = None, mode: str = "float") -> None:
@@ -194,12 +198,18 @@ class Codec:
         return data, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
 
     def compress(self, image: np.ndarray) -> bytes:
-        """HxWx3 image (uint8, uint16 or float in [0, 1]) -> ``.jlic`` bytes."""
+        """HxWx3 image (uint8, uint16 or float in [0, 1]) -> ``.jlic`` bytes; big images are coded in tiles
+        (:mod:`jlic.coding.tiles`)."""
+        grid = tiles.plan(*np.shape(image)[:2], self.model.stride, self.tile, self.tile_above)
+        if grid is not None:
+            return tiles.compress(self, image, grid)[0]
         return self.compress_with_latents(image)[0]
 
     def decompress_latents(self, data: bytes) -> tuple[Container, dict[str, np.ndarray]]:
         """Parse, verify and entropy-decode ``data``; the container and the decoded latents."""
         c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
+        if tiles.EXTENSION in c.extensions:
+            raise BitstreamError("tiled file: its latents are decoded tile by tile (jlic.coding.tiles)")
         t, b, left, r = c.padding
         stride = self.model.stride
         hp, wp = c.height + t + b, c.width + left + r
@@ -216,6 +226,9 @@ class Codec:
 
     def decompress(self, data: bytes) -> np.ndarray:
         """``.jlic`` bytes -> HxWx3 uint8 image."""
+        c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
+        if tiles.EXTENSION in c.extensions:
+            return tiles.decompress(self, c)
         c, latents = self.decompress_latents(data)
         x_hat = np.asarray(self.fn("synthesis")(self.params, jnp.asarray(latents["y_hat"])))
         t, left = c.padding[0], c.padding[2]

@@ -14,6 +14,14 @@ Decoder memory bound (bytes), a function of the header's padded size ``Hp x Wp``
   entropy decoding (symbols, table indexes, means, scales and the context models' per-step inputs);
 * ``C`` = 256 MiB: XLA compilation and runtime buffers.
 
+A tiled file (:mod:`jlic.coding.tiles`) runs the networks on one tile at a time, so ``Hp x Wp`` is the
+padded size of its largest tile (``th x tw``, at most the image rounded up to the stride) and the output
+image is added: ``bound = P + a * th * tw + 64 * |y_tile| + C + 3 * H * W``. Its time grows with the tile
+count, which the memory cap no longer bounds, so a tiled file of more than ``$JLIC_MAX_PIXELS`` pixels
+(the cap on input images, :mod:`jlic.data.image`) is refused too. Measured (`benchmarks/memory.py`, 4096²
+in 4 x 4 tiles of 1024², 2026-12-01): bound 733 / 939 / 939 MiB, RSS growth 639 / 864 / 910 MiB for
+bmshj2018-hyperprior / mbt2018 / he2021-checkerboard (untiled 4096² hyperprior: 6605 MiB).
+
 It is the decoder's memory above the process's import baseline (python + jax, ~350 MiB). Measured with
 `benchmarks/memory.py` (random-init quality-3 models, 2026-12-01): the RSS growth per pixel between
 768x512 and 2048² was 415 B/px for bmshj2018-hyperprior (formula: a + 64|y|/px = 410) and 583 B/px for
@@ -109,8 +117,16 @@ def decode_memory_bound(model: Any, params: Any, hp: int, wp: int) -> int:
     return int(p + (a + LATENT_BYTES_PER_ELEMENT * y) * hp * wp + RUNTIME_BYTES)
 
 
-def check_container(model: Any, params: Any, c: Container, hp: int, wp: int) -> None:
-    """Refuse what this model's decoder never wrote or could not decode within the memory cap."""
+def tiled_decode_memory_bound(model: Any, params: Any, th: int, tw: int, image_pixels: int) -> int:
+    """The bound of a tiled file: one padded ``th x tw`` tile's decoding plus the uint8 output image."""
+    return decode_memory_bound(model, params, th, tw) + 3 * image_pixels
+
+
+def check_container(model: Any, params: Any, c: Container, hp: int, wp: int, image_pixels: int = 0) -> None:
+    """Refuse what this model's decoder never wrote or could not decode within the memory cap.
+
+    ``hp x wp``: the padded image, or for a tiled file (``image_pixels`` = H * W > 0) its largest padded
+    tile."""
     if c.channels != 3 or c.bit_depth != 8:
         raise BitstreamError(f"file declares {c.channels} channels of {c.bit_depth} bits; jlic models code "
                              "3 x 8")
@@ -120,8 +136,24 @@ def check_container(model: Any, params: Any, c: Container, hp: int, wp: int) -> 
     if empty:  # an ANS coder always writes its final state: a real stream is never empty
         raise BitstreamError(f"entropy-coded stream {empty[0]} is empty (truncated or crafted file)")
     cap = max_decode_bytes()
-    bound = decode_memory_bound(model, params, hp, wp)
+    if image_pixels:
+        _check_tiled_pixels(c)
+        bound = tiled_decode_memory_bound(model, params, hp, wp, image_pixels)
+    else:
+        bound = decode_memory_bound(model, params, hp, wp)
     if bound > cap:
         raise BitstreamError(
             f"decoding a {c.height}x{c.width} image with {model.name} may need {bound / 2**30:.1f} GiB, over "
             f"the cap of {cap / 2**30:.1f} GiB; if the file is genuine, raise ${MAX_DECODE_BYTES_ENV}")
+
+
+def _check_tiled_pixels(c: Container) -> None:
+    from jlic.data.image import ImageReadError, max_pixels_limit
+
+    try:
+        cap = max_pixels_limit()
+    except ImageReadError as e:
+        raise BitstreamError(str(e)) from None
+    if c.height * c.width > cap:
+        raise BitstreamError(f"tiled {c.height}x{c.width} image has more than {cap} pixels; if the file is "
+                             "genuine, raise $JLIC_MAX_PIXELS")

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from jlic import cli
+from jlic.coding import bitstream, codec
 from jlic.coding import cli as coding_cli
-from jlic.coding import codec
 
 checkpoint_mod = pytest.importorskip("jlic.train.checkpoint")
 REPO = Path(__file__).parents[2]
@@ -170,3 +170,17 @@ def test_stored_tables_are_used_and_give_the_same_file(tmp_path, ckpt, loaded):
     path.write_bytes(b"garbage")
     loaded.pop(str(copy), None)
     assert coding_cli.compress_main(["--checkpoint", str(copy), str(src), str(tmp_path / "b.jlic")]) == 2
+
+
+def test_tile_flag(tmp_path, ckpt, capsys, monkeypatch):
+    monkeypatch.setenv("JLIC_TILE_ABOVE", "0")  # tile even this small image
+    src = write(tmp_path / "in.png", rgb(70, 100))
+    out = tmp_path / "t.jlic"
+    assert cli.main(["compress", "--tile", "64", "--checkpoint", str(ckpt), str(src), str(out)]) == 0
+    assert "tiles" in bitstream.unpack(out.read_bytes()).extensions
+    assert cli.main(["decompress", "--checkpoint", str(ckpt), str(out), str(tmp_path / "o.png")]) == 0
+    assert np.asarray(Image.open(tmp_path / "o.png")).shape == (70, 100, 3)
+    capsys.readouterr()
+    assert cli.main(["compress", "--tile", "8", "--checkpoint", str(ckpt), str(src), str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "smaller than the model's stride 64" in err and "\n" not in err

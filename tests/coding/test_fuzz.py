@@ -6,8 +6,14 @@ never writes (empty streams, wrong stream count, foreign model or config, sizes 
 coder, channels, padding) must be refused. Public API only: `jlic.models.names/get`, `jlic.coding.codec`,
 `jlic.coding.bitstream`; so it runs unchanged on any latent-codec implementation.
 
-Default suite: the structured cases (26 per model with one stream, 37 with two) on tiny untrained models;
-`-m slow` adds 200 random mutations per model and prints the outcome counts per model.
+Header extensions and tiles: crafted extension blocks (unknown and duplicated tags, bad counts and lengths)
+on an untiled and on a tiled file, and crafted tile tables, geometry and streams of the tiled file
+(`jlic.coding.tiles`, 2 x 2 tiles); labels with `ext:` / `tiles:` must be refused, `ext?:` / `tiles?`
+may decode (reported).
+
+Default suite: the structured cases (about 70 per model) on tiny untrained models; `-m slow` adds 200
+random mutations of the untiled file and 100 of the tiled one per model and prints the outcome counts per
+model. A crafted file equal to the original (e.g. "streams swapped" with one stream) counts as `unchanged`.
 """
 
 from __future__ import annotations
@@ -22,19 +28,21 @@ import numpy as np
 import pytest
 
 import jlic.models as models
-from jlic.coding import codec
+from jlic.coding import bitstream, codec
 from jlic.coding.bitstream import BitstreamError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fast_params import fast_params  # noqa: E402
-from fuzz_cases import crafted  # noqa: E402
+from fuzz_cases import crafted, crafted_extensions, crafted_tiles  # noqa: E402
 
 MUST_REFUSE = ("all streams empty", "no streams", "one extra stream", "foreign model", "unknown model name",
                "other config hash", "huge size", "padding", "range coder id", "channels", ":empty",
                "not a multiple of 4",
                # the stream's check word (jlic.coding.stream) catches cut, altered and padded streams:
                ":4 bytes", ":half", ":first word dropped", ":doubled", ":one bit flipped", ":garbage",
-               ":long garbage", ":zeros", ":ones")
+               ":long garbage", ":zeros", ":ones",
+               # header extensions and tile tables (jlic.coding.tiles):
+               "ext:", "tiles:")
 SECONDS_PER_CASE = 60.0  # generous for a loaded 2-core machine: a crafted size may compile the transforms
 _codecs: dict[str, codec.Codec] = {}
 
@@ -52,21 +60,44 @@ def _codec(name: str) -> codec.Codec:
     return _codecs[name]
 
 
-def _image() -> np.ndarray:
+def _image(h: int = 40, w: int = 56) -> np.ndarray:
     rng = np.random.default_rng(0)
-    base = np.linspace(0, 1, 40 * 56 * 3).reshape(40, 56, 3)
+    base = np.linspace(0, 1, h * w * 3).reshape(h, w, 3)
     return (np.clip(base + 0.3 * rng.standard_normal(base.shape), 0, 1) * 255).astype(np.uint8)
+
+
+def _cases(c: codec.Codec, random_cases: int, seed: int, new_shapes: bool):
+    """(label, crafted file, original) of the untiled and of the tiled file."""
+    rng = np.random.default_rng(seed)
+    data = c.compress(_image())
+    np.testing.assert_array_equal(c.decompress(data), c.decompress(data))
+    c.tile, c.tile_above = 64, 0  # 2 x 2 tiles padded to the untiled image's shape (48x64 or 64x64): no compile
+    try:
+        tiled = c.compress(_image(96, 128))
+    finally:
+        c.tile = c.tile_above = None
+    assert "tiles" in bitstream.unpack(tiled).extensions
+    assert c.decompress(tiled).shape == (96, 128, 3)  # compiles the tiled decode outside the timed cases
+    others = [n for n in models.names() if n != c.model.name]
+    for label, blob in crafted(data, rng, others, random_cases, new_shapes):
+        yield label, blob, data
+    for label, blob in crafted_extensions(data):
+        yield label, blob, data
+    for label, blob in crafted_extensions(tiled):
+        yield f"tiled {label}", blob, tiled
+    for label, blob in crafted_tiles(tiled, c.model.stride, rng, random_cases // 2, new_shapes):
+        yield label, blob, tiled
 
 
 def fuzz_model(name: str, random_cases: int, seed: int = 1, new_shapes: bool = True) -> dict[str, object]:
     c = _codec(name)
-    data = c.compress(_image())
-    np.testing.assert_array_equal(c.decompress(data), c.decompress(data))
-    others = [n for n in models.names() if n != name]
     outcomes: collections.Counter = collections.Counter()
     decoded: list[str] = []
-    worst = 0.0
-    for label, blob in crafted(data, np.random.default_rng(seed), others, random_cases, new_shapes):
+    worst, worst_label = 0.0, ""
+    for label, blob, original in _cases(c, random_cases, seed, new_shapes):
+        if blob == original:
+            outcomes["unchanged"] += 1
+            continue
         t = time.perf_counter()
         try:
             out = c.decompress(blob)
@@ -82,10 +113,11 @@ def fuzz_model(name: str, random_cases: int, seed: int = 1, new_shapes: bool = T
             outcomes["decoded"] += 1
             decoded.append(label)
         dt = time.perf_counter() - t
-        worst = max(worst, dt)
+        if dt > worst:
+            worst, worst_label = dt, label
         assert dt < SECONDS_PER_CASE, f"{name} / {label} took {dt:.1f} s"
     return {"model": name, "cases": sum(outcomes.values()), **outcomes, "worst_s": round(worst, 2),
-            "decoded_labels": decoded}
+            "worst_label": worst_label, "decoded_labels": decoded}
 
 
 @pytest.mark.parametrize("name", models.names())
