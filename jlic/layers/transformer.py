@@ -62,7 +62,8 @@ class TransformerBlock(nn.Module):
     def __call__(self, x: Array, table: Array | None, buckets: np.ndarray | None, allowed: Array | None,
                  k: Array | int | None, k_max: int | None) -> Array:
         h = nn.LayerNorm(epsilon=1e-5, name="norm_attn")(x)
-        x = x + Attention(self.dim, self.heads, self.dim_head, name="attn")(h, table, buckets, allowed, k, k_max)
+        attn = Attention(self.dim, self.heads, self.dim_head, name="attn")
+        x = x + attn(h, table, buckets, allowed, k, k_max)
         h = nn.LayerNorm(epsilon=1e-5, name="norm_mlp")(x)
         h = nn.Dense(self.dim * self.mlp_ratio, name="mlp_0")(h)
         h = nn.Dense(self.dim, name="mlp_2")(nn.leaky_relu(h, 0.2))

@@ -159,7 +159,8 @@ class ParameterNetwork(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        return Conv(self.out, 1, 1, name="layer_2")(nn.leaky_relu(Conv(self.hidden, 1, 1, name="layer_0")(x), 0.2))
+        h = nn.leaky_relu(Conv(self.hidden, 1, 1, name="layer_0")(x), 0.2)
+        return Conv(self.out, 1, 1, name="layer_2")(h)
 
 
 # ----------------------------------------------------------------------------------------------- the model

@@ -183,7 +183,7 @@ def _crops(images, size, count, rng):
     return jnp.asarray(np.stack(out), jnp.float32) / 255.0
 
 
-@pytest.mark.slow  # XLA:CPU compiles this train step in ~200 s on the loaded 2-core box (the step runs in 0.9 s)
+@pytest.mark.slow  # XLA:CPU compiles this train step in ~200 s on the loaded 2-core box (a step runs in 0.9 s)
 def test_short_training_run(cpu_model):
     """Real steps of the CPU config on BSDS crops (random top-k from the step key): finite, loss falls."""
     from jlic.train.state import create_train_state
