@@ -175,8 +175,8 @@ class Entroformer(LatentCodecModel):
 
     Args:
       N: transform filters and hyper-latent channels (192); M: latent channels (384).
-      dim, depth, heads, dim_head (default dim // heads), mlp_ratio: the context transformer (and the
-        hyperprior's width).
+      dim (default M: 384 = M in the paper), depth, heads, dim_head (default dim // heads), mlp_ratio: the
+        context transformer (and the hyperprior's width).
       position_num: relative position table side (7: diamond radius 3).
       topk: top-k at inference (32; training draws from [topk // 2, 2 topk)); ``None``: no top-k.
       hyper_scale: stride-2 stages of the hyperprior (2); hyper_blocks: blocks per hyperprior stage
@@ -185,7 +185,7 @@ class Entroformer(LatentCodecModel):
 
     N: int = 192
     M: int = 384
-    dim: int = 384
+    dim: int | None = None
     depth: int = 6
     heads: int = 6
     dim_head: int | None = None
@@ -196,11 +196,15 @@ class Entroformer(LatentCodecModel):
     hyper_blocks: int | None = None
     filters: tuple[int, ...] = (3, 3, 3, 3)
 
+    def width(self) -> int:
+        return self.M if self.dim is None else self.dim
+
     def widths(self) -> dict:
-        if self.dim % self.heads and self.dim_head is None:
-            raise ValueError(f"dim={self.dim} is not a multiple of heads={self.heads}: pass dim_head")
-        return {"dim": self.dim, "heads": self.heads, "mlp_ratio": self.mlp_ratio,
-                "dim_head": self.dim // self.heads if self.dim_head is None else self.dim_head}
+        dim = self.width()
+        if dim % self.heads and self.dim_head is None:
+            raise ValueError(f"transformer width {dim} is not a multiple of heads={self.heads}: pass dim_head")
+        return {"dim": dim, "heads": self.heads, "mlp_ratio": self.mlp_ratio,
+                "dim_head": dim // self.heads if self.dim_head is None else self.dim_head}
 
     def setup(self):
         w = self.widths()
@@ -213,7 +217,7 @@ class Entroformer(LatentCodecModel):
         self.h_s = HyperSynthesisTransformer(**w, **hyper)
         self.context_prediction = ContextTransformer(**w, depth=self.depth, position_num=self.position_num,
                                                      topk=self.topk)
-        self.entropy_parameters = ParameterNetwork(self.dim * self.mlp_ratio, 2 * self.M)
+        self.entropy_parameters = ParameterNetwork(self.width() * self.mlp_ratio, 2 * self.M)
         eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
         y = Checkerboard(GaussianConditional(), self.context_prediction, self.entropy_parameters,
                          anchor_parity=ANCHOR_PARITY, context_first=False, forward_method="onepass",
