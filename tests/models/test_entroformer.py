@@ -204,3 +204,39 @@ def test_short_training_run(cpu_model):
         losses.append(float(metrics["loss"]))
     print("entroformer CPU config losses:", [round(v, 3) for v in losses])
     assert np.mean(losses[-3:]) < 0.7 * np.mean(losses[:3]), losses
+
+
+# ------------------------------------------------------------------------------------------ timing
+
+
+@pytest.mark.slow
+def test_full_size_kodak_coding_seconds():
+    """Encode / decode seconds of one 768x512 Kodak image with the full-size model (random parameters: the
+    timing of the networks and the coder, not of a trained model's rate), alternating with jlic's ELIC
+    (also full size, random) in one run; prints the figures and the ratio."""
+    import time
+
+    if not KODAK.is_dir():
+        pytest.skip("needs ../shared/data/kodak")
+    img = np.asarray(Image.open(KODAK / "kodim01.png").convert("RGB"))
+    if img.shape[0] > img.shape[1]:
+        img = img.transpose(1, 0, 2)
+    codecs = {}
+    for name in ("entroformer", "elic2022"):
+        model = get(name)
+        codecs[name] = codec.Codec(model, fast_params(model, shape=(1, 256, 256, 3)))
+        codecs[name].decompress(codecs[name].compress(img))  # compile
+    times: dict[str, dict[str, list[float]]] = {n: {"encode": [], "decode": []} for n in codecs}
+    for _ in range(2):
+        for name, c in codecs.items():
+            t = time.perf_counter()
+            data = c.compress(img)
+            times[name]["encode"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            out = c.decompress(data)
+            times[name]["decode"].append(time.perf_counter() - t)
+            assert out.shape == img.shape
+    best = {n: {k: min(v) for k, v in d.items()} for n, d in times.items()}
+    print("768x512 Kodak, random init, best of 2 (s):", best)
+    print("entroformer / elic2022:", {k: round(best["entroformer"][k] / best["elic2022"][k], 2)
+                                     for k in ("encode", "decode")})
