@@ -175,8 +175,8 @@ class Entroformer(LatentCodecModel):
 
     Args:
       N: transform filters and hyper-latent channels (192); M: latent channels (384).
-      dim (default M: 384 = M in the paper), depth, heads, dim_head (default dim // heads), mlp_ratio: the
-        context transformer (and the hyperprior's width).
+      dim (default M: 384 = M in the paper), depth, heads, dim_head (default dim // heads, at least 1),
+        mlp_ratio: the context transformer (and the hyperprior's width).
       position_num: relative position table side (7: diamond radius 3).
       topk: top-k at inference (32; training draws from [topk // 2, 2 topk)); ``None``: no top-k.
       hyper_scale: stride-2 stages of the hyperprior (2); hyper_blocks: blocks per hyperprior stage
@@ -200,11 +200,9 @@ class Entroformer(LatentCodecModel):
         return self.M if self.dim is None else self.dim
 
     def widths(self) -> dict:
-        dim = self.width()
-        if dim % self.heads and self.dim_head is None:
-            raise ValueError(f"transformer width {dim} is not a multiple of heads={self.heads}: pass dim_head")
+        dim = self.width()  # heads * dim_head need not be dim (the official code: 6 x 64 = 384 by choice)
         return {"dim": dim, "heads": self.heads, "mlp_ratio": self.mlp_ratio,
-                "dim_head": dim // self.heads if self.dim_head is None else self.dim_head}
+                "dim_head": max(1, dim // self.heads) if self.dim_head is None else self.dim_head}
 
     def setup(self):
         w = self.widths()
