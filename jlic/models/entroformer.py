@@ -87,42 +87,43 @@ class _Widths(nn.Module):
         return Transformer(self.dim, self.heads, self.dim_head, depth, self.mlp_ratio, position_num, name=name)
 
 
-class HyperAnalysisTransformer(_Widths):
-    """h_a: Dense(M -> dim), (blocks, 3x3 stride-2 conv) x scale, blocks, LayerNorm + Dense(dim -> N)."""
+class _HyperStages(_Widths):
+    """The hyperprior's transformer stages: ``blocks`` per stage, ``scale + 1`` stages (0 = y's size)."""
 
-    out: int = 192
     blocks: int = 1
     scale: int = 2
     position_num: int = 7
     topk: int | None = 32
 
+    def stage(self, x: Array, s: int, key: Array | None) -> Array:
+        k, k_max = _k(key, self.topk)
+        num = hyper_position_nums(self.position_num, self.scale + 1)[s]
+        return self.transformer(self.blocks, num, f"stage_{s}")(x, None, *stage_k(k, k_max, s))
+
+
+class HyperAnalysisTransformer(_HyperStages):
+    """h_a: Dense(M -> dim), (blocks, 3x3 stride-2 conv) x scale, blocks, LayerNorm + Dense(dim -> N)."""
+
+    out: int = 192
+
     @nn.compact
     def __call__(self, y: Array, key: Array | None = None) -> Array:
-        k, k_max = _k(key, self.topk)
-        nums = hyper_position_nums(self.position_num, self.scale + 1)
         x = nn.Dense(self.dim, name="embed")(y)
         for s in range(self.scale + 1):
-            x = self.transformer(self.blocks, nums[s], f"stage_{s}")(x, None, *stage_k(k, k_max, s))
+            x = self.stage(x, s, key)
             if s < self.scale:
                 x = Conv(self.dim, 3, 2, name=f"down_{s}")(x)
         return nn.Dense(self.out, name="head")(nn.LayerNorm(epsilon=1e-5, name="head_norm")(x))
 
 
-class HyperSynthesisTransformer(_Widths):
+class HyperSynthesisTransformer(_HyperStages):
     """h_s: Dense(N -> dim), (blocks, sub-pixel conv x2) x scale, blocks; output width dim."""
-
-    blocks: int = 1
-    scale: int = 2
-    position_num: int = 7
-    topk: int | None = 32
 
     @nn.compact
     def __call__(self, z_hat: Array, key: Array | None = None) -> Array:
-        k, k_max = _k(key, self.topk)
-        nums = hyper_position_nums(self.position_num, self.scale + 1)
         x = nn.Dense(self.dim, name="embed")(z_hat)
         for s in range(self.scale, -1, -1):  # coarse to fine: stage s works at 1 / 2**s of y's size
-            x = self.transformer(self.blocks, nums[s], f"stage_{s}")(x, None, *stage_k(k, k_max, s))
+            x = self.stage(x, s, key)
             if s:
                 x = SubpelConv(self.dim, 2, 3, name=f"up_{s}")(x)
         return x
