@@ -27,7 +27,6 @@ class Hyperprior(LatentCodec):
       y: codec of y, given the side tensor ``h_s(z_hat)``.
       z: codec of z (no side information).
       h_a, h_s: the model's hyper-analysis and hyper-synthesis (flax modules or callables).
-
       keyed: in training, ``h_a`` and ``h_s`` are called as ``(x, key)`` with PRNG keys of their own (e.g.
         Entroformer's random top-k); they are called as ``(x)`` when coding and in evaluation.
 
