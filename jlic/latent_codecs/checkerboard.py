@@ -53,6 +53,8 @@ class Checkerboard(LatentCodec):
         ``concat(side, ctx)`` (``False``).
       forward_method: training path, ``"twopass"`` or ``"onepass"``.
       quantizer: training-time decoder input of ``"onepass"``, ``"noise"`` or ``"ste"``.
+      keyed: in training, ``context_prediction`` is called as ``(y, key)`` with a PRNG key of its own (e.g.
+        Entroformer's random top-k); it is called as ``(y)`` when coding and in evaluation.
     """
 
     y: ConditionalLeaf
@@ -62,6 +64,7 @@ class Checkerboard(LatentCodec):
     context_first: bool = True
     forward_method: str = "twopass"
     quantizer: str = "noise"
+    keyed: bool = False
 
     def children(self):
         return {"y": self.y}
@@ -69,10 +72,12 @@ class Checkerboard(LatentCodec):
     def anchors(self, height: int, width: int) -> np.ndarray:
         return anchor_mask(height, width, self.anchor_parity)
 
-    def pass_params(self, y_hat: Array, side: Array) -> Array:
+    def pass_params(self, y_hat: Array, side: Array, key: Array | None = None) -> Array:
         """Parameters everywhere: anchors from ``side`` alone, non-anchors also from ``y_hat``'s anchors."""
         anchor = jnp.asarray(self.anchors(y_hat.shape[1], y_hat.shape[2]), y_hat.dtype)[..., None]
-        ctx = self.context_prediction(y_hat * anchor) * (1.0 - anchor)
+        net_in = y_hat * anchor
+        ctx = (self.context_prediction(net_in) if key is None else self.context_prediction(net_in, key))
+        ctx = ctx * (1.0 - anchor)
         return self.entropy_parameters(jnp.concatenate([ctx, side] if self.context_first else [side, ctx], -1))
 
     def coding_step(self, y_hat: Array, side: Array, scale_table: Array) -> tuple[Array, ...]:
@@ -81,15 +86,18 @@ class Checkerboard(LatentCodec):
     def forward(self, y, side, train, key):
         if train and self.forward_method not in FORWARD_METHODS:
             raise ValueError(f"unknown forward_method {self.forward_method!r}; expected {FORWARD_METHODS}")
+        kc = None
+        if self.keyed and train and key is not None:
+            key, kc = jax.random.split(key)
         if train and self.forward_method == "onepass":
             y_lik = quantize.noise(y, key)
             y_dec = y_lik if self.quantizer == "noise" else quantize.round_ste(y)
-            return LatentOut(y_dec, {"y": self.y.likelihood(y_lik, self.pass_params(y_lik, side))})
+            return LatentOut(y_dec, {"y": self.y.likelihood(y_lik, self.pass_params(y_lik, side, kc))})
         rnd = quantize.round_ste if train else quantize.round_offset  # eval: the coder's exact values
         anchor = jnp.asarray(self.anchors(y.shape[1], y.shape[2]))[..., None]
-        params_a = self.pass_params(jnp.zeros_like(y), side)
+        params_a = self.pass_params(jnp.zeros_like(y), side, kc)
         y_hat_a = rnd(y, self.y.offset(params_a))
-        params_n = self.pass_params(jnp.where(anchor, y_hat_a, 0.0), side)
+        params_n = self.pass_params(jnp.where(anchor, y_hat_a, 0.0), side, kc)
         params = jnp.where(anchor, params_a, params_n)
         y_hat = jnp.where(anchor, y_hat_a, rnd(y, self.y.offset(params_n)))
         out = self.y.forward(y, params, train, key)

@@ -27,6 +27,8 @@ class Hyperprior(LatentCodec):
       y: codec of y, given the side tensor ``h_s(z_hat)``.
       z: codec of z (no side information).
       h_a, h_s: the model's hyper-analysis and hyper-synthesis (flax modules or callables).
+      keyed: in training, ``h_a`` and ``h_s`` are called as ``(x, key)`` with PRNG keys of their own (e.g.
+        Entroformer's random top-k); they are called as ``(x)`` when coding and in evaluation.
 
     Likelihoods: ``"y"`` and ``"z"`` (other keys of the children keep their names, prefixed ``z_``
     for the z codec's).
@@ -36,6 +38,7 @@ class Hyperprior(LatentCodec):
     z: LatentCodec
     h_a: Callable[[Array], Array]
     h_s: Callable[[Array], Array]
+    keyed: bool = False
 
     def children(self):
         return {"y": self.y, "z": self.z}
@@ -48,8 +51,13 @@ class Hyperprior(LatentCodec):
 
     def forward(self, y, side, train, key):
         kz, ky = split_key(key, 2)
-        z_out = self.z.forward(self.h_a(y), None, train, kz)
-        y_out = self.y.forward(y, self.h_s(z_out.y_hat), train, ky)
+        if self.keyed and train and key is not None:
+            ka, ks = jax.random.split(jax.random.fold_in(key, 1))
+            h_a, h_s = (lambda x: self.h_a(x, ka)), (lambda x: self.h_s(x, ks))
+        else:
+            h_a, h_s = self.h_a, self.h_s
+        z_out = self.z.forward(h_a(y), None, train, kz)
+        y_out = self.y.forward(y, h_s(z_out.y_hat), train, ky)
         liks = dict(y_out.likelihoods)
         for k, v in z_out.likelihoods.items():
             liks["z" if k == "y" else f"z_{k}"] = v

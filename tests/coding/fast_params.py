@@ -39,6 +39,10 @@ def fast_params(model, seed: int = 0, shape=(1, 64, 64, 3)):
             value = rng.uniform(-bound, bound, spec.shape)
         elif name == "bias":
             value = rng.uniform(-0.1, 0.1, spec.shape)
+        elif name == "scale":  # LayerNorm
+            value = np.ones(spec.shape)
+        elif name == "embedding":  # relative position tables
+            value = rng.normal(0.0, 0.02, spec.shape)
         else:
             known = False
             return None

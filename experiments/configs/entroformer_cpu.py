@@ -1,0 +1,38 @@
+"""entroformer, CPU-sized (Qian et al. 2022, arXiv 2202.05492): the Entroformer architecture (GDN transforms,
+transformer context model with diamond relative positions and top-k attention, bidirectional checkerboard,
+transformer hyperprior) with N=16, M=24, width 24, depth 2, 2 heads, one block per hyperprior stage, top-k 4
+(so top-k is active on small latents), 64x64 crops, 3 λ.
+
+A pipeline check of the full Entroformer path on a CPU (train, export, code images in 2 steps with real
+bytes), not a model that compresses well; its model is the one `tests/models/test_entroformer.py` tests:
+
+    python -m experiments.sweep --config experiments/configs/entroformer_cpu.py --workdir runs/entroformer-cpu
+
+Measured RD: none yet.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from experiments.configs import default
+
+MODEL_KWARGS = {"N": 16, "M": 24, "dim": 24, "depth": 2, "heads": 2, "mlp_ratio": 4, "position_num": 7,
+                "topk": 4, "hyper_blocks": 1}
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = default.get_config()
+    c.name = "jlic entroformer (CPU-sized)"
+    c.workdir = "runs/entroformer-cpu"
+    c.model = "entroformer"
+    c.quality = 3
+    c.model_kwargs = ml_collections.ConfigDict(MODEL_KWARGS)
+    c.lambdas = (0.0018, 0.0067, 0.025)
+    c.sweep_mode = "sequential"
+    c.num_steps = 400
+    c.batch_size = 4
+    c.crop = 64
+    c.lr = 1e-3
+    c.eval.anchor_names = ("compressai-mbt2018-mean_mse_cpu", "jpeg", "webp")
+    return c
