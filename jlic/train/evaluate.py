@@ -52,7 +52,12 @@ def evaluate_exports(exports: Mapping[float, str | Path], images: Sequence[np.nd
         model, params = load_model(directory)
         stored = Path(directory) / "coding_tables.npz"
         tables = ModelTables.from_bytes(stored.read_bytes()) if stored.exists() else None
-        points.append({"lambda": float(lmbda), **evaluate_model(model, params, images, tables, convention)})
+        level = {}
+        if hasattr(model, "at_lambda"):  # one variable-rate model for every λ (jlic.models.variable_rate)
+            model = model.at_lambda(lmbda)
+            level = {"level": model.level}
+        points.append({"lambda": float(lmbda), **level,
+                       **evaluate_model(model, params, images, tables, convention)})
     return rdcurve.from_points(name, points, description)
 
 
