@@ -131,7 +131,8 @@ class VariableRateModel(CompressionModel):
     def latent_channels(self) -> int:
         shape = (1, self.stride, self.stride, 3)
         params = jax.eval_shape(lambda k: self.base.init(k, shape), jax.random.key(0))
-        return int(jax.eval_shape(self.base.analysis, params, jax.ShapeDtypeStruct(shape, jnp.float32)).shape[-1])
+        y = jax.eval_shape(self.base.analysis, params, jax.ShapeDtypeStruct(shape, jnp.float32))
+        return int(y.shape[-1])
 
     def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3)) -> Params:
         return {**self.base.init(key, shape), **init_gains(self.lambdas, self.latent_channels)}

@@ -63,8 +63,8 @@ def make_train_step(model: CompressionModel, config: Mapping[str, Any] | Any = N
     aux_step = (config.get("aux_step", None) if hasattr(config, "get") else None) or "joint"
     if aux_step not in ("joint", "after_main"):
         raise ValueError(f"aux_step must be 'joint' or 'after_main', not {aux_step!r}")
-    grad_fn = jax.value_and_grad((loss_factory or make_loss_fn)(model, _metric(config), aux=aux_step == "joint"),
-                             has_aux=True)
+    loss_fn = (loss_factory or make_loss_fn)(model, _metric(config), aux=aux_step == "joint")
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     aux_grad = jax.value_and_grad(model.aux_loss)
 
     def step(state: TrainState, batch: Array, lmbda: Array, rng: Array, noise: Any = None
