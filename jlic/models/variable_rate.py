@@ -77,7 +77,8 @@ def level_of_lambda(lmbda: float, lambdas: Sequence[float]) -> float:
         raise ValueError(f"λ must be a number, not {lmbda!r}") from None
     if not (math.isfinite(value) and value > 0 and lam[0] - 1e-9 <= math.log(value) <= lam[-1] + 1e-9):
         raise ValueError(f"λ {lmbda!r} outside the trained range {float(lambdas[0]):g}..{float(lambdas[-1]):g}")
-    return float(np.clip(np.interp(math.log(value), lam, np.arange(len(lam))), 0, len(lam) - 1))
+    level = float(np.clip(np.interp(math.log(value), lam, np.arange(len(lam))), 0, len(lam) - 1))
+    return round(level, 12)  # λ of a level maps back to that level exactly (no 0.49999999999999994)
 
 
 def lambda_of_level(level: float, lambdas: Sequence[float]) -> float:

@@ -1,0 +1,104 @@
+"""`sweep_mode=variable_rate`: one model, one checkpoint, one RD curve; `compress --level / --lambda`."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments.configs import variable_rate as vr_config
+from jlic.coding import bitstream
+from jlic.coding import cli as coding_cli
+from jlic.models.variable_rate import VariableRateModel
+from jlic.train import loop
+from jlic.train.checkpoint import load_model, save_model
+
+jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "jlic-test-jax-cache"))
+LAMBDAS = (0.001, 0.1)
+
+
+def tiny_config(**overrides):
+    c = vr_config.get_config()
+    c.model = "bmshj2018-factorized"
+    c.model_kwargs = {"N": 8, "M": 8}
+    c.crop, c.batch_size = 16, 2
+    c.data.embedded_max_side = 48
+    c.tensorboard = c.progress_bar = False
+    c.lambdas = LAMBDAS
+    c.num_steps, c.log_every, c.checkpoint_every = 3, 3, 3
+    c.eval.data, c.eval.limit, c.eval.max_side = "embedded:astronaut", 1, 48
+    c.eval.live_codecs, c.eval.anchors = (), ""
+    for k, v in overrides.items():
+        c[k] = v
+    return c
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("vr")
+    out = loop.train_and_evaluate(tiny_config(), wd)
+    return wd, out
+
+
+def test_sweep_writes_one_model_and_one_curve_with_interpolated_points(sweep):
+    wd, out = sweep
+    assert sorted(p.name for p in wd.iterdir() if (p / "model.json").exists()) == ["variable_rate"]
+    assert set(out["exports"].values()) == {wd / "variable_rate"}
+    model, _ = load_model(wd / "variable_rate")
+    assert isinstance(model, VariableRateModel) and model.lambdas == LAMBDAS
+    assert model.kwargs["base"] == "bmshj2018-factorized"
+    recs = [json.loads(line) for line in (wd / "metrics.jsonl").read_text().splitlines()]
+    assert {r["model"] for r in recs} == {"variable_rate"} and max(r["step"] for r in recs) == 3
+    res = json.loads((wd / "rd.json").read_text())["results"]
+    assert sorted(res["level"]) == [0.0, 0.5, 1.0]  # trained levels and one interpolated between them
+    assert sorted(res["lambda"])[::2] == list(LAMBDAS)
+    assert all(b > 0 for b in res["bpp"]) and all(np.isfinite(res["psnr-rgb"]))
+    report = (wd / "report.md").read_text()
+    assert len([line for line in report.splitlines() if line.startswith("| 0.")]) == 3
+    assert (wd / "rd.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_level_and_lambda(sweep, tmp_path, capsys):
+    wd, _ = sweep
+    ckpt = str(wd / "variable_rate")
+    src = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (24, 40, 3)).astype(np.uint8)).save(src)
+    sizes = {}
+    for flag, value, level in (("--level", "0.5", 0.5), ("--lambda", "0.1", 1.0), ("--level", "0", 0.0)):
+        out = tmp_path / f"{flag}{value}.jlic"
+        assert coding_cli.compress_main(["--checkpoint", ckpt, flag, value, str(src), str(out)]) == 0
+        assert f"level {level:g}" in capsys.readouterr().out
+        c = bitstream.unpack(out.read_bytes())
+        assert np.frombuffer(c.extensions["rate_level"], "<f8")[0] == level
+        assert coding_cli.decompress_main(["--checkpoint", ckpt, str(out), str(tmp_path / "o.png")]) == 0
+        assert np.asarray(Image.open(tmp_path / "o.png")).shape == (24, 40, 3)
+        sizes[level] = out.stat().st_size
+    fixed_model, fixed_params = load_model(ckpt)
+    save_model(tmp_path / "fixed", fixed_model.base, {k: v for k, v in fixed_params.items() if "vr_" not in k})
+    for argv, match in ((["--level", "1.5"], "outside 0..1"), (["--lambda", "0.5"], "outside the trained"),
+                        (["--level", "nan"], "outside")):
+        assert coding_cli.compress_main(["--checkpoint", ckpt, *argv, str(src), str(tmp_path / "x.jlic")]) == 2
+        err = capsys.readouterr().err
+        assert match in err and err.count("\n") == 1, err
+    with pytest.raises(SystemExit) as e:  # argparse: both flags at once
+        coding_cli.compress_main(["--checkpoint", ckpt, "--level", "1", "--lambda", "0.1", str(src), "x.jlic"])
+    assert e.value.code == 2 and "not allowed with" in capsys.readouterr().err
+    assert not (tmp_path / "x.jlic").exists()
+    assert coding_cli.compress_main(["--checkpoint", str(tmp_path / "fixed"), "--level", "1", str(src),
+                                     str(tmp_path / "x.jlic")]) == 2
+    assert "need a variable-rate checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_variable_rate_resumes(tmp_path):
+    """A killed variable-rate run resumes from its checkpoint to the same parameters."""
+    loop.train(tiny_config(num_steps=2, checkpoint_every=2, eval={"enabled": False}), tmp_path / "a")
+    loop.train(tiny_config(num_steps=4, checkpoint_every=2, eval={"enabled": False}), tmp_path / "a")
+    loop.train(tiny_config(num_steps=4, checkpoint_every=2, eval={"enabled": False}), tmp_path / "b")
+    pa, pb = (load_model(Path(tmp_path) / w / "variable_rate")[1] for w in ("a", "b"))
+    for x, y in zip(jax.tree.leaves(pa), jax.tree.leaves(pb), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
