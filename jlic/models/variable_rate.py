@@ -138,6 +138,11 @@ class VariableRateModel(CompressionModel):
     def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3)) -> Params:
         return {**self.base.init(key, shape), **init_gains(self.lambdas, self.latent_channels)}
 
+    def with_gains(self, params: Params) -> Params:
+        """Base-model params (e.g. pretrained fixed-rate weights to fine-tune from) plus initial gains; params
+        that already have gains are returned as they are."""
+        return params if GAIN in params else {**params, **init_gains(self.lambdas, self.latent_channels)}
+
     def gains(self, params: Params, level: Array | float | None = None) -> tuple[Array, Array]:
         """(gain, inverse gain) at ``level`` (default: the coding level), shape ``level.shape + (M,)``."""
         level = self.coding_level if level is None else level

@@ -121,7 +121,7 @@ def write_report(path: str | Path, curve: rdcurve.RDCurve, anchors: Sequence[rdc
                  live: Sequence[rdcurve.RDCurve], header: str = "") -> Path:
     """`report.md`: per-λ table and BD-rate (BD-PSNR) of this run against every anchor and live codec."""
     r = curve.results
-    cols = [("λ", "lambda", "{:g}"), ("bpp (bytes)", "bpp", "{:.4f}"),
+    cols = [("λ", "lambda", "{:g}"), ("level", "level", "{:g}"), ("bpp (bytes)", "bpp", "{:.4f}"),
             ("bpp (estimated)", "bpp-estimated", "{:.4f}"),
             ("PSNR-RGB", "psnr-rgb", "{:.2f}"), ("MS-SSIM", "ms-ssim-rgb", "{:.4f}"),
             ("encode s", "encoding_time", "{:.3f}"), ("decode s", "decoding_time", "{:.3f}")]

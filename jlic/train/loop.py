@@ -283,6 +283,8 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
     mesh = sharding.make_mesh(group_size if stacked else 1, int(config.batch_size), shape=mesh_shape)
     init_key, rng_key = jax.random.split(jax.random.key(int(config.seed)))
     start = initial_params(config)[1] if config.get("init_from") else None
+    if start is not None and hasattr(model, "with_gains"):  # fine-tune fixed-rate weights into variable rate
+        start = model.with_gains(start)
     init_one = lambda i: create_train_state(model, jax.random.fold_in(init_key, i), tcfg, start)
     loss_factory = None
     if config.sweep_mode == VARIABLE_RATE:  # one model, a level per example (lam: the whole λ vector)

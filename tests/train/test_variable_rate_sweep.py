@@ -102,3 +102,20 @@ def test_variable_rate_resumes(tmp_path):
     pa, pb = (load_model(Path(tmp_path) / w / "variable_rate")[1] for w in ("a", "b"))
     for x, y in zip(jax.tree.leaves(pa), jax.tree.leaves(pb), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.slow
+def test_variable_rate_fine_tunes_from_fixed_rate_weights(tmp_path):
+    """`init_from` a fixed-rate export: its weights plus initial gains, then one variable-rate model."""
+    from jlic.models import registry
+
+    base = registry.get("bmshj2018-factorized", quality=1, N=8, M=8)
+    params = base.init(jax.random.key(7), (1, 16, 16, 3))
+    save_model(tmp_path / "fixed", base, params)
+    cfg = tiny_config(num_steps=1, init_from=str(tmp_path / "fixed"), eval={"enabled": False})
+    loop.train(cfg, tmp_path / "w")
+    model, tuned = load_model(tmp_path / "w" / "variable_rate")
+    assert isinstance(model, VariableRateModel) and "vr_log_gain" in tuned
+    moved = [float(np.max(np.abs(np.asarray(tuned["g_a"][k]["kernel"]) - np.asarray(v["kernel"]))))
+             for k, v in params["g_a"].items() if "kernel" in v]
+    assert moved and max(moved) < 0.05  # one step from the fixed-rate weights, not a fresh init
