@@ -4,7 +4,7 @@ Both workdirs come from `python -m experiments.sweep` with the same architecture
 
     T=750; L="(0.0001,0.0003,0.001,0.003)"; COMMON="--config.lambdas=$L \\
       --config.data.train=folder:../shared/data/bsds200 --config.eval.data=folder:../shared/data/kodak \\
-      --config.eval.limit=6 --config.eval.live_codecs=()"
+      --config.eval.limit=6 --config.eval.live_codecs=() --config.log_every=50 --config.checkpoint_every=250"
     nice -n 10 python -m experiments.sweep --config experiments/configs/variable_rate.py --workdir runs/vr \\
       --config.num_steps=$((4*T)) $COMMON
     nice -n 10 python -m experiments.sweep --config experiments/configs/default.py --workdir runs/fixed \\
