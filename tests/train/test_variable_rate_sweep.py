@@ -1,35 +1,28 @@
 """`sweep_mode=variable_rate`: one model, one checkpoint, one RD curve; `compress --level / --lambda`."""
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 from PIL import Image
+from test_loop import tiny_config as loop_tiny_config
 
-from experiments.configs import variable_rate as vr_config
 from jlic.coding import bitstream
 from jlic.coding import cli as coding_cli
 from jlic.models.variable_rate import VariableRateModel
 from jlic.train import loop
 from jlic.train.checkpoint import load_model, save_model
 
-jax.config.update("jax_compilation_cache_dir", os.path.join(tempfile.gettempdir(), "jlic-test-jax-cache"))
 LAMBDAS = (0.001, 0.1)
 
 
 def tiny_config(**overrides):
-    c = vr_config.get_config()
-    c.model = "bmshj2018-factorized"
-    c.model_kwargs = {"N": 8, "M": 8}
-    c.crop, c.batch_size = 16, 2
-    c.data.embedded_max_side = 48
-    c.tensorboard = c.progress_bar = False
-    c.lambdas = LAMBDAS
-    c.num_steps, c.log_every, c.checkpoint_every = 3, 3, 3
+    """test_loop's tiny factorized model as one variable-rate model, evaluated on one 48 px image."""
+    c = loop_tiny_config(sweep_mode="variable_rate", lambdas=LAMBDAS, num_steps=3, log_every=3,
+                         checkpoint_every=3)
+    c.eval.enabled, c.eval.interpolate = True, 1
     c.eval.data, c.eval.limit, c.eval.max_side = "embedded:astronaut", 1, 48
     c.eval.live_codecs, c.eval.anchors = (), ""
     for k, v in overrides.items():
