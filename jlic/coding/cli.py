@@ -1,6 +1,7 @@
 """``python -m jlic compress | decompress | eval``: real ``.jlic`` files from an exported checkpoint.
 
-* ``compress --checkpoint DIR in.png out.jlic``
+* ``compress --checkpoint DIR [--level L | --lambda X] in.png out.jlic`` (``--level`` / ``--lambda``: the rate
+  of a variable-rate checkpoint, fractional levels allowed; the file records it and decompress follows it)
 * ``decompress [--checkpoint DIR] in.jlic out.png`` (without ``--checkpoint``, ``$JLIC_CHECKPOINT`` is used;
   the file records model name and a hash of config + coding tables, so a wrong checkpoint is refused)
 * ``eval --checkpoint DIR --data FOLDER [--limit N] [--json OUT]``: per-image and mean bpp from real bytes,
@@ -82,12 +83,15 @@ def encode_png(image: np.ndarray, suffix: str = ".png") -> bytes:
     return buf.getvalue()
 
 
-def load_codec(checkpoint: str | Path, convention: str = "jlic", mode: str | None = None) -> Any:
+def load_codec(checkpoint: str | Path, convention: str = "jlic", mode: str | None = None,
+               level: float | None = None, lmbda: float | None = None) -> Any:
     """A :class:`jlic.coding.codec.Codec` for an exported model directory.
 
     ``convention``: the padding / byte count of :mod:`jlic.coding.conventions`. ``mode``: ``"float"`` or
     ``"deterministic"`` for compressing (``None``: the checkpoint's ``coding_mode`` in model.json, set by
-    ``python -m jlic convert-deterministic``, else float); decoding follows the file's mode.
+    ``python -m jlic convert-deterministic``, else float); decoding follows the file's mode. ``level`` or
+    ``lmbda``: the rate a variable-rate model compresses at (:mod:`jlic.models.variable_rate`; default its
+    top level); decoding follows the level the file records.
     """
     from jlic.coding.codec import ModelTables
     from jlic.coding.conventions import make_codec
@@ -109,7 +113,20 @@ def load_codec(checkpoint: str | Path, convention: str = "jlic", mode: str | Non
             raise CliError(f"cannot read coding tables {stored}: {e}") from None
     if mode is None:
         mode = json.loads((checkpoint / "model.json").read_text()).get("coding_mode", "float")
+    if level is not None or lmbda is not None:
+        model = at_rate(model, level, lmbda)
     return make_codec(model, params, tables, convention, mode=mode)
+
+
+def at_rate(model: Any, level: float | None, lmbda: float | None) -> Any:
+    """A variable-rate ``model`` bound to ``level`` (or the level of ``lmbda``); a one-line :class:`CliError`
+    for a fixed-rate model or a level / λ outside the trained range."""
+    if not hasattr(model, "at_lambda"):
+        raise CliError(f"--level / --lambda need a variable-rate checkpoint; {model.name} codes at one rate")
+    try:
+        return model.at(level) if level is not None else model.at_lambda(lmbda)
+    except ValueError as e:
+        raise CliError(str(e)) from None
 
 
 def export_tables(checkpoint: str | Path) -> Path:
@@ -148,11 +165,18 @@ def _compress(argv: list[str]) -> int:
     p.add_argument("--tile", type=int, default=None, metavar="SIDE",
                    help="code images over $JLIC_TILE_ABOVE (default 2048**2) pixels in tiles of about SIDE "
                         "pixels (default: $JLIC_TILE or 1024; 0: never tile)")
+    rate = p.add_mutually_exclusive_group()  # variable-rate checkpoints (sweep_mode=variable_rate)
+    rate.add_argument("--level", type=float, default=None,
+                      help="rate level of a variable-rate model, 0..levels-1, fractional ok (default: top)")
+    rate.add_argument("--lambda", dest="lmbda", type=float, default=None,
+                      help="the λ to code at (variable-rate models; log-interpolated between trained levels)")
     args = p.parse_args(argv)
     image, warnings = read_image(args.input, args.max_pixels)
     for w in warnings:
         print(f"jlic compress: warning: {w}", file=sys.stderr)
-    codec = load_codec(args.checkpoint) if args.mode is None else load_codec(args.checkpoint, mode=args.mode)
+    options = {k: v for k, v in (("mode", args.mode), ("level", args.level), ("lmbda", args.lmbda))
+               if v is not None}
+    codec = load_codec(args.checkpoint, **options)
     codec.tile = args.tile
     try:
         data = codec.compress(image)
@@ -160,8 +184,9 @@ def _compress(argv: list[str]) -> int:
         raise CliError(str(e)) from None
     atomic_write(args.output, data)
     h, w = image.shape[:2]
+    rate = f", level {codec.model.coding_level:g}" if hasattr(codec.model, "coding_level") else ""
     print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (h * w):.4f} bpp ({w}x{h}, {codec.model.name}, "
-          f"{codec.mode})")
+          f"{codec.mode}{rate})")
     return 0
 
 

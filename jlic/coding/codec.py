@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.coding import bitstream, limits, tiles
+from jlic.coding import bitstream, limits, rate_level, tiles
 from jlic.coding import cdf as cdf_lib
 from jlic.coding.bitstream import BitstreamError, Container
 from jlic.coding.cdf import CdfTables
@@ -194,7 +194,7 @@ class Codec:
         y_hat, symbols = self.latent_codec.encode(self.context_for(self.mode), writer, y, None)
         h, w = np.shape(image)[:2]
         data = bitstream.pack(Container(self.model.name, self.config_hash, h, w, 3, 8, pads, [writer.finish()],
-                                        mode=self.mode))
+                                        mode=self.mode, extensions=rate_level.extensions(self.model)))
         return data, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
 
     def compress(self, image: np.ndarray) -> bytes:
@@ -216,6 +216,7 @@ class Codec:
         if hp % stride or wp % stride or max(t + b, left + r) >= stride:
             raise BitstreamError(f"padding {c.padding} of a {c.height}x{c.width} image is not the model's")
         limits.check_container(self.model, self.params, c, hp, wp)  # before any decoding: caps, memory bound
+        rate_level.read(self.model, c)  # a variable-rate model's file must carry a valid level
         if len(c.streams) != 1:
             raise BitstreamError(f"expected 1 entropy-coded stream for {self.model.name}, got {len(c.streams)}")
         y_shape = _shape_of(self.model.analysis, self.params, jax.ShapeDtypeStruct((1, hp, wp, 3), jnp.float32))
@@ -230,7 +231,8 @@ class Codec:
         if tiles.EXTENSION in c.extensions:
             return tiles.decompress(self, c)
         c, latents = self.decompress_latents(data)
-        x_hat = np.asarray(self.fn("synthesis")(self.params, jnp.asarray(latents["y_hat"])))
+        level = rate_level.synthesis_args(self.model, c)  # the file's level (variable-rate models)
+        x_hat = np.asarray(self.fn("synthesis")(self.params, jnp.asarray(latents["y_hat"]), *level))
         t, left = c.padding[0], c.padding[2]
         x_hat = x_hat[0, t:t + c.height, left:left + c.width]
         return np.round(np.clip(x_hat, 0.0, 1.0) * 255.0).astype(np.uint8)

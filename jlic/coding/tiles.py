@@ -37,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.coding import bitstream, limits
+from jlic.coding import bitstream, limits, rate_level
 from jlic.coding.bitstream import BitstreamError, Container
 from jlic.coding.stream import StreamReader, StreamWriter
 
@@ -143,7 +143,8 @@ def compress(codec: Any, image: np.ndarray, grid: Grid) -> tuple[bytes, list[dic
         y_hat, symbols = codec.latent_codec.encode(ctx, writer, y, None)
         latents.append({**symbols, "y_hat": np.asarray(y_hat, np.float32)})
     c = Container(codec.model.name, codec.config_hash, grid.h, grid.w, 3, 8, (0, 0, 0, 0), [writer.finish()],
-                  mode=codec.mode, extensions={EXTENSION: grid.to_bytes()})
+                  mode=codec.mode,
+                  extensions={EXTENSION: grid.to_bytes(), **rate_level.extensions(codec.model)})
     return bitstream.pack(c), latents
 
 
@@ -157,6 +158,7 @@ def decode_tiles(codec: Any, c: Container) -> Iterator[tuple[int, int, np.ndarra
     grid = read_grid(c, stride)
     limits.check_container(codec.model, codec.params, c, min(grid.th, -(-c.height // stride) * stride),
                            min(grid.tw, -(-c.width // stride) * stride), image_pixels=c.height * c.width)
+    level = rate_level.synthesis_args(codec.model, c)  # the file's level (variable-rate models)
     if len(c.streams) != 1:
         raise BitstreamError(f"expected 1 entropy-coded stream for {codec.model.name}, got {len(c.streams)}")
     reader = StreamReader(c.streams[0], check=True)
@@ -166,7 +168,8 @@ def decode_tiles(codec: Any, c: Container) -> Iterator[tuple[int, int, np.ndarra
         x = jax.ShapeDtypeStruct((1, th + pt + pb, tw + pl + pr, 3), jnp.float32)
         y_shape = tuple(jax.eval_shape(codec.model.analysis, codec.params, x).shape)
         y_hat, symbols = codec.latent_codec.decode(ctx, reader, y_shape, None)
-        x_hat = np.asarray(codec.fn("synthesis")(codec.params, jnp.asarray(y_hat)))[0, pt:pt + th, pl:pl + tw]
+        x_hat = np.asarray(codec.fn("synthesis")(codec.params, jnp.asarray(y_hat), *level))
+        x_hat = x_hat[0, pt:pt + th, pl:pl + tw]
         # nan_to_num: a crafted stream can drive the synthesis to NaN before the check word refuses it
         tile = np.round(np.clip(np.nan_to_num(x_hat), 0.0, 1.0) * 255.0).astype(np.uint8)
         yield t, left, tile, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}

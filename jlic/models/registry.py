@@ -23,6 +23,7 @@ _MODEL_MODULES = (
     "jlic.models.cheng2020",
     "jlic.models.elic2022",
     "jlic.models.entroformer",
+    "jlic.models.variable_rate",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}

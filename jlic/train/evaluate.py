@@ -52,7 +52,12 @@ def evaluate_exports(exports: Mapping[float, str | Path], images: Sequence[np.nd
         model, params = load_model(directory)
         stored = Path(directory) / "coding_tables.npz"
         tables = ModelTables.from_bytes(stored.read_bytes()) if stored.exists() else None
-        points.append({"lambda": float(lmbda), **evaluate_model(model, params, images, tables, convention)})
+        level = {}
+        if hasattr(model, "at_lambda"):  # one variable-rate model for every λ (jlic.models.variable_rate)
+            model = model.at_lambda(lmbda)
+            level = {"level": model.level}
+        points.append({"lambda": float(lmbda), **level,
+                       **evaluate_model(model, params, images, tables, convention)})
     return rdcurve.from_points(name, points, description)
 
 
@@ -116,7 +121,7 @@ def write_report(path: str | Path, curve: rdcurve.RDCurve, anchors: Sequence[rdc
                  live: Sequence[rdcurve.RDCurve], header: str = "") -> Path:
     """`report.md`: per-λ table and BD-rate (BD-PSNR) of this run against every anchor and live codec."""
     r = curve.results
-    cols = [("λ", "lambda", "{:g}"), ("bpp (bytes)", "bpp", "{:.4f}"),
+    cols = [("λ", "lambda", "{:g}"), ("level", "level", "{:g}"), ("bpp (bytes)", "bpp", "{:.4f}"),
             ("bpp (estimated)", "bpp-estimated", "{:.4f}"),
             ("PSNR-RGB", "psnr-rgb", "{:.2f}"), ("MS-SSIM", "ms-ssim-rgb", "{:.4f}"),
             ("encode s", "encoding_time", "{:.3f}"), ("decode s", "decoding_time", "{:.3f}")]

@@ -48,7 +48,8 @@ from jlic.train import lambda_axis, sharding
 from jlic.train.checkpoint import CheckpointManager, _one_line, save_model
 from jlic.train.logging import MetricsLogger, Progress
 
-SWEEP_MODES = ("sequential", "vmap")
+SWEEP_MODES = ("sequential", "vmap", "variable_rate")  # variable_rate: jlic.train.variable_rate
+VARIABLE_RATE = "variable_rate"  # the group name, export directory and log model name of that mode
 
 
 class NonFiniteLossError(RuntimeError):
@@ -207,7 +208,7 @@ def _groups(config: Any, n: int) -> list[list[int]]:
     mode = config.sweep_mode
     if mode not in SWEEP_MODES:
         raise ValueError(f"config.sweep_mode must be one of {SWEEP_MODES}, got {mode!r}")
-    return [list(range(n))] if mode == "vmap" else [[i] for i in range(n)]
+    return [list(range(n))] if mode in ("vmap", VARIABLE_RATE) else [[i] for i in range(n)]
 
 
 def _mean_metrics(window: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -282,8 +283,13 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
     mesh = sharding.make_mesh(group_size if stacked else 1, int(config.batch_size), shape=mesh_shape)
     init_key, rng_key = jax.random.split(jax.random.key(int(config.seed)))
     start = initial_params(config)[1] if config.get("init_from") else None
+    if start is not None and hasattr(model, "with_gains"):  # fine-tune fixed-rate weights into variable rate
+        start = model.with_gains(start)
     init_one = lambda i: create_train_state(model, jax.random.fold_in(init_key, i), tcfg, start)
-    step_fn = make_train_step(model, tcfg)
+    loss_factory = None
+    if config.sweep_mode == VARIABLE_RATE:  # one model, a level per example (lam: the whole λ vector)
+        from jlic.train.variable_rate import make_loss_fn as loss_factory
+    step_fn = make_train_step(model, tcfg, loss_factory)
     step_rng = lambda step, i: jax.random.fold_in(jax.random.fold_in(rng_key, step), i)
     if stacked:
         idx_shape = jax.ShapeDtypeStruct((group_size,), jnp.int32)
@@ -309,7 +315,8 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
 def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float], idx: list[int],
                  workdir: Path, logger: MetricsLogger, stacked: bool) -> Any:
     """Train the λ models `idx` together (stacked) or the single model `idx[0]`; returns the final state."""
-    name = "vmap" if stacked else lambda_name(lambdas[idx[0]])
+    vr = config.sweep_mode == VARIABLE_RATE
+    name = "vmap" if stacked else VARIABLE_RATE if vr else lambda_name(lambdas[idx[0]])
     group_lambdas = [lambdas[i] for i in idx]
     num_steps, batch_size = int(config.num_steps), int(config.batch_size)
     log_every, ckpt_every = int(config.log_every), int(config.checkpoint_every)
@@ -318,6 +325,8 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
         lam_shard = sharding.lambda_sharding(progs.mesh)
         lam = jax.device_put(jnp.asarray(group_lambdas, jnp.float32), lam_shard)
         idx_arr = jax.device_put(jnp.asarray(idx, jnp.int32), lam_shard)
+    elif vr:
+        lam, idx_arr = jnp.asarray(group_lambdas, jnp.float32), jnp.int32(0)
     else:
         lam, idx_arr = jnp.float32(group_lambdas[0]), jnp.int32(idx[0])
 
@@ -334,7 +343,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
             state, data_state, meta = restored
             start = int(meta["step"])
             pending = _window_from_json(meta.get("pending_window", []))
-            names = {lambda_name(x) for x in group_lambdas}
+            names = {VARIABLE_RATE} if vr else {lambda_name(x) for x in group_lambdas}
             logger.truncate(lambda r: not (r.get("tag") == "train" and r.get("model") in names
                                            and r["step"] > start))
         else:
@@ -373,9 +382,10 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
                 timing.write(done, len(host))
                 mean = _mean_metrics(host)
                 window = []
-                for k, lmbda in enumerate(group_lambdas):
+                for k, lmbda in enumerate([None] if vr else group_lambdas):
                     rec = {key: (v[k] if stacked else v) for key, v in mean.items()}
-                    logger.write(done, {"model": lambda_name(lmbda), "lambda": lmbda, **rec})
+                    head = {"model": VARIABLE_RATE} if vr else {"model": lambda_name(lmbda), "lambda": lmbda}
+                    logger.write(done, {**head, **rec})
                 progress.update(done, mean)
             if is_ckpt:
                 if not _all_finite(state.params):
@@ -410,6 +420,11 @@ def train(config: Any, workdir: str | Path) -> dict[float, Path]:
     lambdas = [float(x) for x in config.lambdas]
     if len(set(lambdas)) != len(lambdas):
         raise ValueError(f"duplicate λ in {lambdas}")
+    if config.sweep_mode == VARIABLE_RATE:
+        from jlic.models.variable_rate import wrap
+
+        lambdas = sorted(lambdas)  # level k trains λ_k
+        model = wrap(model, lambdas)
     source = get_source(config.data.train, tfds_data_dir=config.data.get("tfds_data_dir"),
                         embedded_max_side=config.data.get("embedded_max_side"))
     exports: dict[float, Path] = {}
@@ -421,6 +436,9 @@ def train(config: Any, workdir: str | Path) -> dict[float, Path]:
         for idx in groups:
             state = _train_group(config, progs, source, lambdas, idx, workdir, logger, stacked)
             host_params = _to_host(state.params)
+            if config.sweep_mode == VARIABLE_RATE:
+                exports.update(_export_variable_rate(config, workdir, model, host_params, lambdas))
+                continue
             for k, i in enumerate(idx):
                 params = lambda_axis.take(host_params, k) if stacked else host_params
                 if jax.process_index() != 0:
@@ -430,6 +448,20 @@ def train(config: Any, workdir: str | Path) -> dict[float, Path]:
                     workdir / lambda_name(lambdas[i]), model, params,
                     extra={"lambda": lambdas[i], "metric": config.metric, "step": int(config.num_steps)})
     return exports
+
+
+def _export_variable_rate(config: Any, workdir: Path, model: Any, params: Any, lambdas: list[float]
+                          ) -> dict[float, Path]:
+    """One export (`workdir/variable_rate/`) for every evaluated λ: the trained levels and
+    `config.eval.interpolate` fractional levels between each pair (default 1)."""
+    from jlic.train.variable_rate import eval_lambdas
+
+    path = workdir / VARIABLE_RATE
+    if jax.process_index() == 0:
+        save_model(path, model, params, extra={"lambdas": lambdas, "metric": config.metric,
+                                               "step": int(config.num_steps)})
+    between = int((config.get("eval") or {}).get("interpolate", 1) or 0)
+    return {lmbda: path for lmbda in eval_lambdas(lambdas, between)}
 
 
 def train_and_evaluate(config: Any, workdir: str | Path) -> dict[str, Any]:

@@ -47,9 +47,11 @@ def make_loss_fn(model: CompressionModel, metric: str = "mse", aux: bool = True)
     return loss_fn
 
 
-def make_train_step(model: CompressionModel, config: Mapping[str, Any] | Any = None) -> StepFn:
+def make_train_step(model: CompressionModel, config: Mapping[str, Any] | Any = None,
+                    loss_factory: Callable | None = None) -> StepFn:
     """A pure train step for `model` with the optimizer of `config` (see `jlic.train.state`):
-    `step(state, batch, lmbda, rng, noise=None)`; `noise` as in `make_loss_fn`.
+    `step(state, batch, lmbda, rng, noise=None)`; `noise` as in `make_loss_fn`. `loss_factory` (default
+    `make_loss_fn`, same signature) builds the loss, e.g. `jlic.train.variable_rate.make_loss_fn`.
 
     `config.aux_step`: "joint" (default) takes the quantile (aux) loss at the step's input params, in the
     same gradient; "after_main" takes it at the params after the network update, as CompressAI's
@@ -61,7 +63,8 @@ def make_train_step(model: CompressionModel, config: Mapping[str, Any] | Any = N
     aux_step = (config.get("aux_step", None) if hasattr(config, "get") else None) or "joint"
     if aux_step not in ("joint", "after_main"):
         raise ValueError(f"aux_step must be 'joint' or 'after_main', not {aux_step!r}")
-    grad_fn = jax.value_and_grad(make_loss_fn(model, _metric(config), aux=aux_step == "joint"), has_aux=True)
+    loss_fn = (loss_factory or make_loss_fn)(model, _metric(config), aux=aux_step == "joint")
+    grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
     aux_grad = jax.value_and_grad(model.aux_loss)
 
     def step(state: TrainState, batch: Array, lmbda: Array, rng: Array, noise: Any = None
