@@ -81,3 +81,21 @@ def test_arm_fixed_is_batch_invariant_and_close_to_float():
     assert np.mean(np.abs(full[0] + frac - mu) <= 1 / 16 + 1e-3) > 0.99
     idx = np.abs(ls[None] - np.log(np.asarray(scale))[:, None]).argmin(axis=1)
     assert np.mean(idx == full[2]) > 0.99
+
+
+@pytest.mark.parametrize("preset,grids", [("coolchic", 3),
+                                          pytest.param("coolchic-hop", 7, marks=pytest.mark.slow),
+                                          pytest.param("coolchic-vlop", 1, marks=pytest.mark.slow)])
+def test_inference_decoder_equals_the_training_decoder(preset, grids):
+    """`decode_image_inference` (planes, for decoding) computes `decode_image` (conv / dot, for fitting)."""
+    cfg = C.get_config(preset, num_grids=grids)
+    h, w = 37, 50
+    p = C.init_params(jax.random.key(1), cfg, h, w)
+    keys = iter(jax.random.split(jax.random.key(2), 64))
+    p = jax.tree.map(lambda a: a + 0.3 * jax.random.normal(next(keys), a.shape), p)
+    nets = {"ups": p["ups"], "synth": p["synth"]}
+    lat = [jnp.round(3 * g) for g in p["latents"]]
+    ref = np.asarray(C.decode_image(nets, lat, h, w))
+    out = np.asarray(jax.jit(C.decode_image_inference, static_argnums=(2, 3))(nets, lat, h, w))
+    assert out.shape == (h, w, 3) and np.std(ref) > 0.1
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
