@@ -3,7 +3,7 @@
 Container (`jlic.coding.bitstream`, model name = the preset's name, config hash of the architecture and the
 coding constants) with three streams:
 
-0. header, 17 bytes: the architecture (7 bytes: `CoolChicConfig` fields) and per weight group its step
+0. header, 21 bytes: the architecture (11 bytes: `CoolChicConfig` fields) and per weight group its step
    exponent and its Laplace table row (2 x 5 bytes);
 1. weights: the integers of every group, one ANS stream (`jlic.coding.coder.Coder` over zero-mean Laplace
    tables, escape codes beyond their support);
@@ -34,8 +34,8 @@ from jlic.overfit import weights as W
 
 PRECISION = 16
 _CONFIG_FIELDS = ("num_grids", "arm_context", "arm_hidden", "arm_layers", "synth_hidden", "synth_residual",
-                  "latent_max")
-_HEADER = struct.Struct("<7B10B")
+                  "latent_max", "synth_layers", "synth_gelu", "fixed_upsampling", "context_square")
+_HEADER = struct.Struct(f"<{len(_CONFIG_FIELDS)}B10B")
 LOG_SCALES = laplace.log_scale_table()
 NUM_FRACS = laplace.NUM_FRACS
 
@@ -44,6 +44,7 @@ def coding_constants() -> dict[str, Any]:
     """What the decoder must share with the encoder besides the file (hashed into the container)."""
     return {"precision": PRECISION, "num_fracs": NUM_FRACS, "scales": [laplace.SCALE_MIN, laplace.SCALE_MAX,
             laplace.NUM_SCALES], "fixed_bits": coolchic.FIXED_BITS, "offsets": coolchic.CONTEXT_OFFSETS,
+            "square_offsets": coolchic.SQUARE_OFFSETS,
             "weight_scales": len(W.WEIGHT_LOG_SCALES), "format": 2}
 
 
@@ -184,17 +185,18 @@ def read_header(data: bytes) -> tuple[bitstream.Container, coolchic.CoolChicConf
     if box.model_name not in coolchic.PRESETS and not box.model_name.startswith("coolchic"):
         raise BitstreamError(f"{box.model_name!r} is not an overfitted (coolchic) file")
     if len(box.streams) != 3 or len(box.streams[0]) != _HEADER.size:
-        raise BitstreamError("coolchic file must hold a 17-byte header and two coded streams")
+        raise BitstreamError(f"coolchic file must hold a {_HEADER.size}-byte header and two coded streams")
     vals = _HEADER.unpack(box.streams[0])
+    nf = len(_CONFIG_FIELDS)
     try:
-        config = coolchic.CoolChicConfig(**dict(zip(_CONFIG_FIELDS, vals[:7], strict=True)))
+        config = coolchic.CoolChicConfig(**dict(zip(_CONFIG_FIELDS, vals[:nf], strict=True)))
     except ValueError as e:
         raise BitstreamError(f"invalid architecture in the header: {e}") from None
     if model_hash(box.model_name, config) != box.config_hash:
         raise BitstreamError("header does not match the file's config hash (corrupt or foreign file)")
     groups = [g for g in W.GROUPS if g != ("ups", "b")]
-    exps = {g: vals[7 + 2 * i] for i, g in enumerate(groups)}
-    bins = {g: vals[8 + 2 * i] for i, g in enumerate(groups)}
+    exps = {g: vals[nf + 2 * i] for i, g in enumerate(groups)}
+    bins = {g: vals[nf + 1 + 2 * i] for i, g in enumerate(groups)}
     if any(not 0 <= e <= coolchic.MAX_STEP_EXP for e in exps.values()):
         raise BitstreamError("weight step exponent out of range")
     if any(b >= len(W.WEIGHT_LOG_SCALES) for b in bins.values()):
@@ -229,16 +231,16 @@ def decode_quantized(data: bytes) -> W.Quantized:
 
 
 @functools.lru_cache(maxsize=8)
-def _decoder(height: int, width: int) -> Any:
+def _decoder(height: int, width: int, config: coolchic.CoolChicConfig) -> Any:
     import jax
 
-    return jax.jit(lambda nets, lat: coolchic.decode_uint8_planes(nets, lat, height, width))
+    return jax.jit(lambda nets, lat: coolchic.decode_uint8_planes(nets, lat, height, width, config))
 
 
 def reconstruct(q: W.Quantized) -> np.ndarray:
     """uint8 (H, W, 3) image of a quantized codec (the same jitted function for encoder and decoder)."""
     p = q.params()
-    planes = _decoder(q.height, q.width)({"ups": p["ups"], "synth": p["synth"]}, p["latents"])
+    planes = _decoder(q.height, q.width, q.config)({"ups": p["ups"], "synth": p["synth"]}, p["latents"])
     return np.ascontiguousarray(np.moveaxis(np.asarray(planes), 0, -1))
 
 

@@ -9,7 +9,7 @@ from jlic.overfit import codec, fit
 from jlic.overfit import weights as W
 
 
-@pytest.mark.parametrize("preset", ["coolchic", "coolchic-hop"])
+@pytest.mark.parametrize("preset", ["coolchic", "coolchic-hop", "c3"])
 def test_schedule_decodes_every_context_before_its_latent(preset):
     cfg = C.get_config(preset)
     shapes = C.grid_shapes(13, 17, 4)
@@ -23,7 +23,7 @@ def test_schedule_decodes_every_context_before_its_latent(preset):
     np.testing.assert_array_equal(sched.ctx, sched.pos[:, None] + sched.rel[grid_of])
 
 
-@pytest.mark.parametrize("preset", ["coolchic", "coolchic-hop", "coolchic-vlop"])
+@pytest.mark.parametrize("preset", ["coolchic", "coolchic-hop", "coolchic-vlop", "c3"])
 def test_compiled_arm_equals_the_numpy_fixed_point_reference(preset):
     """The numba ARM (int64 shifts) gives the same rounded means and table rows as `make_arm_fixed`
     (float64 integers through BLAS), for random integer weights and contexts up to the latent range."""
@@ -59,7 +59,7 @@ def _random_quantized(cfg, h, w, seed=0):
     return W.Quantized(cfg, h, w, latents, ints, exps)
 
 
-@pytest.mark.parametrize("preset", ["coolchic", "coolchic-vlop"])
+@pytest.mark.parametrize("preset", ["coolchic", "coolchic-vlop", "c3"])
 def test_file_roundtrip_random_codec(preset):
     cfg = C.get_config(preset, num_grids=4)
     q = _random_quantized(cfg, 21, 30)
