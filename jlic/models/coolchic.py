@@ -277,14 +277,15 @@ def _upsample_axis(x: Array, taps: Array, axis: int, size: int) -> Array:
     return jax.lax.slice_in_dim(out, 0, size, axis=axis)
 
 
-def upsample_stack(latents: Sequence[Array], ups: Params) -> Array:
-    """`(L, H, W)`: every grid brought to full resolution by repeated learned 2x upsampling."""
+def upsample_stack(latents: Sequence[Array], ups: Params, axis_fn: Callable | None = None) -> Array:
+    """`(L, H, W)`: every grid brought to full resolution by repeated learned 2x upsampling (`axis_fn`: one
+    axis of it, `_upsample_axis` by default)."""
+    axis_fn = axis_fn or _upsample_axis
     feat = latents[-1][None]
     kernels = ups["w"][0]
     for lvl in range(len(latents) - 2, -1, -1):
         h, w = latents[lvl].shape
-        feat = _upsample_axis(feat, kernels[lvl], 1, h)
-        feat = _upsample_axis(feat, kernels[lvl], 2, w)
+        feat = axis_fn(axis_fn(feat, kernels[lvl], 1, h), kernels[lvl], 2, w)
         feat = jnp.concatenate([latents[lvl][None], feat], axis=0)
     return feat
 
@@ -308,10 +309,17 @@ def synthesis(synth: Params, feat: Array, config: CoolChicConfig | None = None) 
         x = ws[i].T @ x + bs[i][:, None]
         if i < n_dense - 1:
             x = config.activation(x)
-    x = x.reshape(3, h, w)
-    for i, (k, b) in enumerate(zip(ws[n_dense:], bs[n_dense:], strict=True)):
-        x = x + _conv3x3(x, k) + b[:, None, None]
-        if i < len(ws) - n_dense - 1:
+    return _residual_layers(x.reshape(3, h, w), ws[n_dense:], bs[n_dense:], config, _conv3x3)
+
+
+def _residual_layers(x: Array, ws: Sequence[Array], bs: Sequence[Array], config: CoolChicConfig,
+                     conv: Callable, barrier: bool = False) -> Array:
+    """The 3x3 residual layers `x + conv(x) + b`, activation between them (`barrier`: materialize inputs)."""
+    for i, (k, b) in enumerate(zip(ws, bs, strict=True)):
+        if barrier:
+            x = jax.lax.optimization_barrier(x)
+        x = x + conv(x, k) + b[:, None, None]
+        if i < len(ws) - 1:
             x = config.activation(x)
     return x
 
@@ -356,12 +364,7 @@ def decode_planes_inference(nets: Params, latents: Sequence[Array], config: Cool
                             ) -> Array:
     """`(3, H, W)` output of the synthesis (uncropped, channels first), computed plane by plane."""
     config = config or CoolChicConfig()
-    feat = latents[-1][None]
-    kernels = nets["ups"]["w"][0]
-    for lvl in range(len(latents) - 2, -1, -1):
-        h, w = latents[lvl].shape
-        feat = _upsample_axis_planes(_upsample_axis_planes(feat, kernels[lvl], 1, h), kernels[lvl], 2, w)
-        feat = jnp.concatenate([latents[lvl][None], feat], axis=0)
+    feat = upsample_stack(latents, nets["ups"], _upsample_axis_planes)
     # materialize each stage: fused into its consumers, XLA would recompute the upsampling for each of the 16
     # hidden planes (5x slower)
     planes = list(jax.lax.optimization_barrier(feat))
@@ -375,12 +378,7 @@ def decode_planes_inference(nets: Params, latents: Sequence[Array], config: Cool
             if layer < n_dense - 2:  # two hidden layers in one fusion would recompute the first per output
                 planes = list(jax.lax.optimization_barrier(jnp.stack(planes)))
     x = jnp.stack(planes)
-    for i, (k, b) in enumerate(zip(ws[n_dense:], bs[n_dense:], strict=True)):
-        x = jax.lax.optimization_barrier(x)
-        x = x + _conv3x3_planes(x, k) + b[:, None, None]
-        if i < len(ws) - n_dense - 1:
-            x = config.activation(x)
-    return x
+    return _residual_layers(x, ws[n_dense:], bs[n_dense:], config, _conv3x3_planes, barrier=True)
 
 
 def decode_image_inference(nets: Params, latents: Sequence[Array], height: int, width: int,

@@ -49,6 +49,10 @@ class FitConfig:
     seed: int = 0
 
 
+# Fitting recipes that belong to a preset (`FitConfig` overrides): C3 fits with its latent gains.
+PRESET_FIT: dict[str, dict[str, Any]] = {"c3": {"latent_lr_scale": 2.5, "latent_gain": 2.0, "clip_norm": 0.1}}
+
+
 @dataclasses.dataclass
 class Fitted:
     """A fitted (not yet quantized) codec: float params, architecture, image size, fit log."""
