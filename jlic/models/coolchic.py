@@ -375,7 +375,7 @@ def decode_planes_inference(nets: Params, latents: Sequence[Array], config: Cool
         planes = [sum(w[i, o] * planes[i] for i in range(len(planes))) + b[o] for o in range(w.shape[1])]
         if layer < n_dense - 1:
             planes = [config.activation(p) for p in planes]
-            if layer < n_dense - 2:  # two hidden layers in one fusion would recompute the first per output
+            if n_dense > 2:  # chained hidden layers in one fusion would be recomputed per output
                 planes = list(jax.lax.optimization_barrier(jnp.stack(planes)))
     x = jnp.stack(planes)
     return _residual_layers(x, ws[n_dense:], bs[n_dense:], config, _conv3x3_planes, barrier=True)
