@@ -27,6 +27,4 @@ def get_config() -> ml_collections.ConfigDict:
     c.workdir = "runs/c3"
     c.model = "c3"
     c.clip_norm = 0.1
-    c.latent_lr_scale = 2.5
-    c.latent_gain = 2.0
     return c

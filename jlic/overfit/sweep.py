@@ -41,8 +41,8 @@ def fit_config(config: Any) -> fit.FitConfig:
                          ste_fraction=float(config.ste_fraction), ste_lr=float(config.ste_lr),
                          temperature=tuple(config.temperature), noise=tuple(config.noise),
                          clip_norm=float(config.clip_norm), seed=int(config.seed),
-                         latent_lr_scale=float(config.get("latent_lr_scale", 1.0)),
-                         latent_gain=float(config.get("latent_gain", 1.0)))
+                         latent_lr_scale=float(config.get("latent_lr_scale", fit.FitConfig.latent_lr_scale)),
+                         latent_gain=float(config.get("latent_gain", fit.FitConfig.latent_gain)))
 
 
 def code_image(image: np.ndarray, lmbda: float, model: str, arch: coolchic.CoolChicConfig, fc: fit.FitConfig,
