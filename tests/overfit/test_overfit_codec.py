@@ -120,3 +120,18 @@ def test_short_fit_compresses_and_decodes_bit_exactly():
     psnr = 10 * np.log10(255**2 / np.mean((out.astype(float) - img) ** 2))
     assert psnr > 22  # measured 24.1 dB (float, before weight quantization)
     assert abs(psnr - fit.psnr(log["final"]["mse"])) < 0.3  # 8-bit rounding only
+
+
+@pytest.mark.slow
+def test_c3_short_fit_compresses_and_decodes_bit_exactly():
+    """The c3 preset (GELU synthesis, fixed bilinear upsampling, 7x7 causal ARM) with its fit recipe."""
+    img = _smooth_image(32, 40, seed=1)
+    cfg = C.get_config("c3", num_grids=3)
+    fc = fit.FitConfig(iterations=200, ste_fraction=0.2, **fit.PRESET_FIT["c3"])
+    fitted = fit.fit_image(img, 0.05, cfg, fc)
+    hist = fitted.log["history"]
+    assert hist[-1]["psnr"] > hist[0]["psnr"] + 8
+    np.testing.assert_array_equal(fitted.params["ups"]["w"][0][0], C.bilinear_phases())  # not fitted
+    q, _ = W.quantize_fitted(fitted, img)
+    data = codec.encode(q, "c3")
+    np.testing.assert_array_equal(codec.decode(data), codec.reconstruct(q))
