@@ -6,7 +6,8 @@ experiments/configs/coolchic.py``).
 
 For each file: one untimed decode (jit compilation of the synthesis for that image size), then ``--repeats``
 timed decodes from the bytes; reported is the minimum wall time and its split into container + weights,
-latents (wavefront ARM + ANS, numpy/constriction) and upsampling + synthesis (jitted JAX), with process CPU
+latents (one numba loop: context, integer ARM, rANS; `jlic.overfit.latent_coding`) and upsampling + synthesis
+(jitted JAX, `coolchic.decode_image_inference`), with process CPU
 seconds beside it, and the decoder's MAC/pixel (`jlic.models.coolchic.macs_per_pixel`). There is no peer: no
 CompressAI / tensorflow-compression model is an overfitted codec. A JSON record is appended to
 ``benchmarks/results/overfit-<date>.jsonl``.
@@ -68,10 +69,10 @@ def main(argv: list[str] | None = None) -> int:
                 best, cpu = parts, c1 - c0
         box, config, _, _ = codec.read_header(data)
         macs = coolchic.macs_per_pixel(config, box.height, box.width)
-        sched = codec.Schedule(coolchic.grid_shapes(box.height, box.width, config.num_grids), config.offsets)
+        latents = sum(h * w for h, w in coolchic.grid_shapes(box.height, box.width, config.num_grids))
         row = {"file": f, "model": box.model_name, "shape": [box.height, box.width], "bytes": len(data),
                "bpp": len(data) * 8 / (box.height * box.width), **{k: round(v, 4) for k, v in best.items()},
-               "cpu_s": round(cpu, 4), "wavefront_steps": len(sched.bounds) - 1,
+               "cpu_s": round(cpu, 4), "latents": latents,
                "macs_per_pixel": {k: round(v, 1) for k, v in macs.items()}}
         rows.append(row)
         print(f"{f}: {row['bpp']:.3f} bpp, decode {best['total_s'] * 1e3:.0f} ms (latents "
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{best['header_weights_s'] * 1e3:.0f}), CPU {cpu * 1e3:.0f} ms (latents "
               f"{best['latents_cpu_s'] * 1e3:.0f}, "
               f"synthesis {best['synthesis_cpu_s'] * 1e3:.0f}), {macs['total']:.0f} MAC/px, "
-              f"{row['wavefront_steps']} wavefront steps")
+              f"{latents} latents decoded one by one")
     if not args.no_record:
         load = os.getloadavg()[0]
         path = append_record("overfit", {

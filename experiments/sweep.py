@@ -48,8 +48,13 @@ def main(argv: list[str]) -> None:
         jax.config.update("jax_compilation_cache_dir", config.jax_cache_dir)
     if config.get("overfit"):  # overfitted per-image codecs (experiments/configs/coolchic.py)
         from jlic.overfit.sweep import run_sweep
+        from jlic.train.workdir import WorkdirLockedError
 
-        out = run_sweep(config, workdir)
+        try:
+            out = run_sweep(config, workdir)
+        except WorkdirLockedError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
         print("\n".join(f"{k}: {v}" for k, v in out.items() if k != "exports"))
         return
     from jlic.train.checkpoint import CheckpointMismatchError, CheckpointRestoreError

@@ -47,7 +47,7 @@ def _is_overfitted(path: Path) -> bool:
 def _compress(argv: list[str]) -> int:
     from jlic.coding.cli import CliError, atomic_write, read_image
     from jlic.models import coolchic
-    from jlic.overfit.fit import FitConfig
+    from jlic.overfit.fit import PRESET_FIT, FitConfig
     from jlic.overfit.sweep import code_image
 
     p = argparse.ArgumentParser(prog="python -m jlic compress --overfit",
@@ -68,7 +68,7 @@ def _compress(argv: list[str]) -> int:
     for w in warnings:
         print(f"jlic compress: warning: {w}", file=sys.stderr)
     arch = coolchic.get_config(args.model)
-    fc = FitConfig(iterations=args.iterations, lr=args.lr, seed=args.seed)
+    fc = FitConfig(iterations=args.iterations, lr=args.lr, seed=args.seed, **PRESET_FIT.get(args.model, {}))
     t0 = time.perf_counter()
     data, rec = code_image(image, args.lmbda, args.model, arch, fc, progress=not args.quiet, desc=args.model)
     atomic_write(args.output, data)

@@ -41,7 +41,16 @@ class FitConfig:
     temperature: tuple[float, float] = (0.3, 0.1)
     noise: tuple[float, float] = (2.0, 1.0)
     clip_norm: float = 1.0
+    # Latents' learning rate relative to the networks': grid i gets `latent_lr_scale * latent_gain**i`. Adam
+    # moves a parameter by about lr per step, so at lr 1e-2 a latent can travel ~lr x iterations at most; C3's
+    # fixed gains 2^i and latent step 0.4 (arXiv 2312.02753, `configs/kodak.py`) amount to scale 2.5, gain 2.
+    latent_lr_scale: float = 2.5
+    latent_gain: float = 2.0
     seed: int = 0
+
+
+# Fitting recipes that belong to a preset (`FitConfig` overrides): C3 clips gradients at 0.1.
+PRESET_FIT: dict[str, dict[str, Any]] = {"c3": {"clip_norm": 0.1}}
 
 
 @dataclasses.dataclass
@@ -78,7 +87,7 @@ def loss_terms(params: dict[str, Any], x: Array, config: coolchic.CoolChicConfig
     """`(mse, latent bits)` of the codec on image `x` (H, W, 3) in [0, 1]."""
     h, w = x.shape[:2]
     latents = quantized_latents(params, config, mode, key, temperature, noise)
-    x_hat = coolchic.decode_image(params, latents, h, w)
+    x_hat = coolchic.decode_image(params, latents, h, w, config)
     mse = jnp.mean((x_hat - x) ** 2)
     return mse, coolchic.rate_bits(params["arm"], latents, config)
 
@@ -90,6 +99,8 @@ def make_step(config: coolchic.CoolChicConfig, fit: FitConfig, mode: str) -> tup
     Cached: every fit with the same architecture and schedule (any λ, any image of one size) reuses one
     compilation."""
     opt = optax.chain(optax.clip_by_global_norm(fit.clip_norm), optax.scale_by_adam())
+    scale = {"latents": [fit.latent_lr_scale * fit.latent_gain**i for i in range(config.num_grids)],
+             "arm": 1.0, "ups": 0.0 if config.fixed_upsampling else 1.0, "synth": 1.0}
 
     def loss_fn(params, x, lmbda, key, t):
         temp = anneal(*fit.temperature, t)
@@ -102,7 +113,11 @@ def make_step(config: coolchic.CoolChicConfig, fit: FitConfig, mode: str) -> tup
     def step(params, opt_state, x, lmbda, key, t, lr):
         (loss, (mse, bpp)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, lmbda, key, t)
         updates, opt_state = opt.update(grads, opt_state, params)
-        params = jax.tree.map(lambda p, u: p - lr * u, params, updates)
+        per_grid = zip(params["latents"], scale["latents"], updates["latents"], strict=True)
+        params = {
+            "latents": [p - lr * s * u for p, s, u in per_grid],
+            **{k: jax.tree.map(lambda p, u, k=k: p - lr * scale[k] * u, params[k], updates[k])
+               for k in ("arm", "ups", "synth")}}
         return params, opt_state, {"loss": loss, "mse": mse, "bpp": bpp}
 
     return opt, step
@@ -127,7 +142,8 @@ def fit_image(image: np.ndarray, lmbda: float, config: coolchic.CoolChicConfig |
     n_ste = int(round(fit.iterations * fit.ste_fraction))
     n_main = fit.iterations - n_ste
     sched = dataclasses.replace(FitConfig(), temperature=fit.temperature, noise=fit.noise,
-                                clip_norm=fit.clip_norm)
+                                clip_norm=fit.clip_norm, latent_lr_scale=fit.latent_lr_scale,
+                                latent_gain=fit.latent_gain)
     opt, soft_step = make_step(config, sched, "soft")  # compiled once per schedule, not per lr / seed / length
     _, ste_step = make_step(config, sched, "ste")
     opt_state = opt.init(params)

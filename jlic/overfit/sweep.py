@@ -40,7 +40,9 @@ def fit_config(config: Any) -> fit.FitConfig:
     return fit.FitConfig(iterations=int(config.iterations), lr=float(config.lr),
                          ste_fraction=float(config.ste_fraction), ste_lr=float(config.ste_lr),
                          temperature=tuple(config.temperature), noise=tuple(config.noise),
-                         clip_norm=float(config.clip_norm), seed=int(config.seed))
+                         clip_norm=float(config.clip_norm), seed=int(config.seed),
+                         latent_lr_scale=float(config.get("latent_lr_scale", fit.FitConfig.latent_lr_scale)),
+                         latent_gain=float(config.get("latent_gain", fit.FitConfig.latent_gain)))
 
 
 def code_image(image: np.ndarray, lmbda: float, model: str, arch: coolchic.CoolChicConfig, fc: fit.FitConfig,
@@ -92,13 +94,25 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def run_sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
-    """Run the sweep `config` describes in `workdir` (resuming finished items); returns the written paths."""
+    """Run the sweep `config` describes in `workdir` (resuming finished items); returns the written paths.
+
+    Holds the workdir lock (`jlic.train.workdir.lock_workdir`) for the whole sweep, as the training sweep does:
+    a second sweep on the same workdir stops with `WorkdirLockedError` naming the holder."""
+    from jlic.train.workdir import lock_workdir
+
+    lock = lock_workdir(workdir)
+    try:
+        return _run_sweep(config, Path(workdir))
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_sweep(config: Any, workdir: Path) -> dict[str, Any]:
     from jlic.data.pipeline import eval_images
     from jlic.plot import plot_rd
     from jlic.train.evaluate import references, write_report
 
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str) + "\n")
     ev = config.eval
     images = [center_crop(im, ev.get("crop")) for im in eval_images(ev.data, limit=ev.get("limit"),

@@ -46,8 +46,10 @@ class Quantized:
                           [g.astype(np.float32) for g in self.latents])
 
 
+@functools.lru_cache(maxsize=32)
 def shapes(config: coolchic.CoolChicConfig, height: int, width: int) -> dict[str, Any]:
-    """Shape tree of the params (decoder side: from the architecture and the image size only)."""
+    """Shape tree of the params (decoder side: from the architecture and the image size only; cached, as
+    tracing `init_params` costs milliseconds on every decode)."""
     return jax.eval_shape(lambda: coolchic.init_params(jax.random.key(0), config, height, width))
 
 

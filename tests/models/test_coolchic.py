@@ -16,6 +16,25 @@ def test_presets_and_config_bounds():
         C.get_config("nope")
 
 
+def test_c3_preset_follows_the_paper_config():
+    """C3 (arXiv 2312.02753, configs/kodak.py): 7x7 causal mask (24 neighbours), ARM and synthesis (18, 18),
+    GELU synthesis, fixed bilinear upsampling."""
+    c = C.get_config("c3")
+    assert len(c.offsets) == 24 and set(c.offsets) == set(C.SQUARE_OFFSETS)
+    assert all(-3 <= dr <= 0 and -3 <= dc <= 3 and (dr < 0 or dc < 0) for dr, dc in c.offsets)
+    assert (c.arm_hidden, c.arm_layers, c.synth_hidden, c.synth_layers) == (18, 2, 18, 2)
+    p = C.init_params(jax.random.key(0), c, 16, 16)
+    assert [w.shape for w in p["synth"]["w"][:3]] == [(7, 18), (18, 18), (18, 3)]
+    np.testing.assert_array_equal(p["ups"]["w"][0][0], C.bilinear_phases())
+    ramp = jnp.arange(10, dtype=jnp.float32)[None, :, None] * jnp.ones((1, 10, 3))
+    up = np.asarray(C._upsample_axis(ramp, jnp.asarray(C.bilinear_phases()), 1, 20))
+    np.testing.assert_allclose(up[0, 1:-1, 0], (np.arange(20) / 2 - 0.25)[1:-1], atol=1e-6)
+    m = C.macs_per_pixel(c, 512, 768)
+    assert m["synthesis"] == 7 * 18 + 18 * 18 + 18 * 3 + 2 * 27 * 3
+    with pytest.raises(ValueError):
+        C.CoolChicConfig(synth_gelu=2)
+
+
 def test_grid_shapes():
     assert C.grid_shapes(512, 768, 7)[-1] == (8, 12)
     assert C.grid_shapes(5, 3, 3) == [(5, 3), (3, 2), (2, 1)]
@@ -81,3 +100,21 @@ def test_arm_fixed_is_batch_invariant_and_close_to_float():
     assert np.mean(np.abs(full[0] + frac - mu) <= 1 / 16 + 1e-3) > 0.99
     idx = np.abs(ls[None] - np.log(np.asarray(scale))[:, None]).argmin(axis=1)
     assert np.mean(idx == full[2]) > 0.99
+
+
+@pytest.mark.parametrize("preset,grids", [("coolchic", 3), pytest.param("c3", 3, marks=pytest.mark.slow),
+                                          pytest.param("coolchic-hop", 7, marks=pytest.mark.slow),
+                                          pytest.param("coolchic-vlop", 1, marks=pytest.mark.slow)])
+def test_inference_decoder_equals_the_training_decoder(preset, grids):
+    """`decode_image_inference` (planes, for decoding) computes `decode_image` (conv / dot, for fitting)."""
+    cfg = C.get_config(preset, num_grids=grids)
+    h, w = 37, 50
+    p = C.init_params(jax.random.key(1), cfg, h, w)
+    keys = iter(jax.random.split(jax.random.key(2), 64))
+    p = jax.tree.map(lambda a: a + 0.3 * jax.random.normal(next(keys), a.shape), p)
+    nets = {"ups": p["ups"], "synth": p["synth"]}
+    lat = [jnp.round(3 * g) for g in p["latents"]]
+    ref = np.asarray(C.decode_image(nets, lat, h, w, cfg))
+    out = np.asarray(jax.jit(C.decode_image_inference, static_argnums=(2, 3, 4))(nets, lat, h, w, cfg))
+    assert out.shape == (h, w, 3) and np.std(ref) > 0.1
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)

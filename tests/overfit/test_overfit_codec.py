@@ -9,18 +9,39 @@ from jlic.overfit import codec, fit
 from jlic.overfit import weights as W
 
 
-@pytest.mark.parametrize("preset", ["coolchic", "coolchic-hop"])
+@pytest.mark.parametrize("preset", ["coolchic", "coolchic-hop", "c3"])
 def test_schedule_decodes_every_context_before_its_latent(preset):
     cfg = C.get_config(preset)
-    sched = codec.Schedule(C.grid_shapes(13, 17, 4), cfg.offsets)
-    step_of = np.full(sched.size, -1)
-    for s in range(len(sched.bounds) - 1):
-        step_of[sched.pos[sched.bounds[s]:sched.bounds[s + 1]]] = s
-    assert len(np.unique(sched.pos)) == sum(h * w for h, w in C.grid_shapes(13, 17, 4))
-    own = np.repeat(np.arange(len(sched.bounds) - 1), np.diff(sched.bounds))
-    ctx_step = step_of[sched.ctx]  # -1: padding (always zero)
-    assert np.all(ctx_step < own[:, None])
-    assert len(sched.bounds) - 1 == (1 + max(dc // -dr for dr, dc in cfg.offsets if dr < 0)) * 12 + 17
+    shapes = C.grid_shapes(13, 17, 4)
+    sched = codec.Schedule(shapes, cfg.offsets)
+    order = np.full(sched.size, -1)
+    order[sched.pos] = np.arange(len(sched.pos))
+    assert len(np.unique(sched.pos)) == len(sched.pos) == sum(h * w for h, w in shapes)
+    ctx_order = order[sched.ctx]  # -1: padding (always zero)
+    assert np.all(ctx_order < np.arange(len(sched.pos))[:, None])
+    grid_of = np.repeat(np.arange(len(shapes)), [h * w for h, w in shapes])
+    np.testing.assert_array_equal(sched.ctx, sched.pos[:, None] + sched.rel[grid_of])
+
+
+@pytest.mark.parametrize("preset", ["coolchic", "coolchic-hop", "coolchic-vlop", "c3"])
+def test_compiled_arm_equals_the_numpy_fixed_point_reference(preset):
+    """The numba ARM (int64 shifts) gives the same rounded means and table rows as `make_arm_fixed`
+    (float64 integers through BLAS), for random integer weights and contexts up to the latent range."""
+    cfg = C.get_config(preset)
+    rng = np.random.default_rng(1)
+    dims = [cfg.arm_context] + [cfg.arm_hidden] * cfg.arm_layers + [2]
+    layers = zip(dims[:-1], dims[1:], strict=True)
+    arm = {"w": [rng.integers(-3000, 3000, (a, b)).astype(np.float64) for a, b in layers],
+           "b": [rng.integers(-3000, 3000, b).astype(np.float64) for b in dims[1:]]}
+    aexp = {"w": 12, "b": 9}
+    ctx = rng.integers(-cfg.latent_max, cfg.latent_max + 1, (4000, cfg.arm_context))
+    ctx[::7] = 0
+    ctx[1::5] = rng.integers(-2, 3, (len(ctx[1::5]), cfg.arm_context))
+    ref = C.arm_fixed(arm, aexp, ctx, cfg, codec.LOG_SCALES, codec.NUM_FRACS)
+    rounded, rows = codec._symbols(arm, aexp, ctx, cfg)
+    np.testing.assert_array_equal(rounded, ref[0])
+    np.testing.assert_array_equal(rows, ref[2] * codec.NUM_FRACS + ref[1])
+    assert len(np.unique(rows)) > 20  # the test reaches many table rows
 
 
 def _random_quantized(cfg, h, w, seed=0):
@@ -38,7 +59,7 @@ def _random_quantized(cfg, h, w, seed=0):
     return W.Quantized(cfg, h, w, latents, ints, exps)
 
 
-@pytest.mark.parametrize("preset", ["coolchic", "coolchic-vlop"])
+@pytest.mark.parametrize("preset", ["coolchic", "coolchic-vlop", "c3"])
 def test_file_roundtrip_random_codec(preset):
     cfg = C.get_config(preset, num_grids=4)
     q = _random_quantized(cfg, 21, 30)
@@ -59,8 +80,8 @@ def test_latent_coding_matches_table_bits():
     sched = codec.Schedule([g.shape for g in q.latents], cfg.offsets)
     buf = sched.fill(q.latents)
     rounded, rows = codec._symbols(arm, aexp, buf[sched.ctx], cfg)
-    k = buf[sched.pos].astype(np.int64) - rounded
-    tables, _ = codec.latent_tables(cfg.latent_max)
+    k = buf[sched.pos] - rounded
+    tables = codec.latent_tables(cfg.latent_max)
     bits = -tables.log2_prob(k, rows).sum()
     assert 0 <= len(data) * 8 - bits < 64 + 0.001 * bits
 
@@ -99,3 +120,18 @@ def test_short_fit_compresses_and_decodes_bit_exactly():
     psnr = 10 * np.log10(255**2 / np.mean((out.astype(float) - img) ** 2))
     assert psnr > 22  # measured 24.1 dB (float, before weight quantization)
     assert abs(psnr - fit.psnr(log["final"]["mse"])) < 0.3  # 8-bit rounding only
+
+
+@pytest.mark.slow
+def test_c3_short_fit_compresses_and_decodes_bit_exactly():
+    """The c3 preset (GELU synthesis, fixed bilinear upsampling, 7x7 causal ARM) with its fit recipe."""
+    img = _smooth_image(32, 40, seed=1)
+    cfg = C.get_config("c3", num_grids=3)
+    fc = fit.FitConfig(iterations=200, ste_fraction=0.2, **fit.PRESET_FIT["c3"])
+    fitted = fit.fit_image(img, 0.05, cfg, fc)
+    hist = fitted.log["history"]
+    assert hist[-1]["psnr"] > hist[0]["psnr"] + 8
+    np.testing.assert_array_equal(fitted.params["ups"]["w"][0][0], C.bilinear_phases())  # not fitted
+    q, _ = W.quantize_fitted(fitted, img)
+    data = codec.encode(q, "c3")
+    np.testing.assert_array_equal(codec.decode(data), codec.reconstruct(q))

@@ -27,3 +27,14 @@ def test_overfit_sweep_writes_rd_json_png_report_and_resumes(tmp_path):
     mtime = (tmp_path / "lambda_0.005" / "00.jlic").stat().st_mtime_ns
     run_sweep(c, tmp_path)  # resumes: nothing refitted
     assert (tmp_path / "lambda_0.005" / "00.jlic").stat().st_mtime_ns == mtime
+
+
+def test_overfit_sweep_refuses_a_workdir_in_use(tmp_path):
+    from jlic.overfit.sweep import run_sweep
+    from jlic.train.workdir import WorkdirLock, WorkdirLockedError
+
+    c = importlib.import_module("experiments.configs.coolchic").get_config()
+    with WorkdirLock(tmp_path):  # another run holds it (flock conflicts across open files, same process too)
+        with pytest.raises(WorkdirLockedError, match="in use by another run"):
+            run_sweep(c, tmp_path)
+    assert not (tmp_path / "config.json").exists()  # refused before writing anything
