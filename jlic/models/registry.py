@@ -22,6 +22,7 @@ _MODEL_MODULES = (
     "jlic.models.channelwise",
     "jlic.models.cheng2020",
     "jlic.models.elic2022",
+    "jlic.models.mlicpp",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}
