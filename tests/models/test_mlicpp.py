@@ -1,5 +1,10 @@
 """MLIC++ (arXiv 2307.15421): official sizes, causality of every context at each of the 20 coding steps, and
-bit-exact coding of a real Kodak crop (another batch size and no jit decode the same)."""
+bit-exact coding of a real Kodak crop (another batch size and no jit decode the same).
+
+The tiny-model tests are `slow`: XLA:CPU needs minutes to compile `model.init` of a model with 879 parameter
+leaves (the per-leaf threefry key derivation, see the ELIC note in benchmarks/sota.py), ~180 s on a loaded
+2-core machine; the parameter count (`jax.eval_shape`) and the attention layers (tests/layers) stay in the
+default suite."""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ def test_official_size_and_parameter_count():
 
 @pytest.fixture(scope="module")
 def tiny():
+    """The tiny model (10 slices of 2 channels) and its params, made once for the module."""
     model = registry.get("mlicpp", **TINY)
     params = model.init(jax.random.PRNGKey(0), (1, 64, 64, 3))
     return model, params
@@ -54,6 +60,7 @@ def _steps(model, params, y, hyper, tables, coders):
     return ctx.log
 
 
+@pytest.mark.slow
 def test_every_context_is_causal_at_each_of_the_20_steps(tiny):
     """Changing latents not yet decoded at step t (its own and all later ones) changes none of the
     parameters computed at step t: checked for slices 0..9 x (anchors, non-anchors)."""
@@ -93,6 +100,7 @@ def _kodak(h, w):
     return np.asarray(Image.open(KODAK).convert("RGB"))[100:100 + h, 200:200 + w]
 
 
+@pytest.mark.slow
 def test_real_kodak_crop_codes_bit_exactly_with_jit_and_without(tiny):
     model, params = tiny
     img = _kodak(64, 128)
@@ -106,9 +114,17 @@ def test_real_kodak_crop_codes_bit_exactly_with_jit_and_without(tiny):
     y = c.fn("analysis")(params, jnp.asarray(c.pad(img)[0]))
     out = model.module.apply({"params": params}, y,
                              method=lambda m, y: m.latent_codec.forward(y, None, False, None))
-    np.testing.assert_array_equal(np.asarray(out.y_hat), latents["y_hat"])
+    # (to float rounding: the LRP is evaluated in one fused program here and in per-step programs by the
+    # coder, 3e-6 apart at most; a different symbol would put y_hat a whole unit away)
+    np.testing.assert_allclose(np.asarray(out.y_hat), latents["y_hat"], rtol=0, atol=1e-5)
+    _, decoded1 = codec.Codec(model, params, batch=7).decompress_latents(data)  # same compiled steps
+    for key in ("y", "z", "y_hat"):
+        np.testing.assert_array_equal(decoded1[key], latents[key], err_msg=f"batch 7: {key}")
     eager = codec.Codec(model, params, jit=False, batch=7)
     _, decoded2 = eager.decompress_latents(data)
-    for key in ("y", "z", "y_hat"):
+    for key in ("y", "z"):
         np.testing.assert_array_equal(decoded2[key], latents[key], err_msg=f"no jit: {key}")
+    # Op by op, XLA rounds GELU/LayerNorm/softmax differently from the fused programs: the symbols are the
+    # same, y_hat (symbol + mean + LRP) agrees to 3e-6 (the deterministic mode, jlic/fixedpoint, is exact).
+    np.testing.assert_allclose(decoded2["y_hat"], latents["y_hat"], rtol=0, atol=1e-5)
     assert c.decompress(data).shape == img.shape
