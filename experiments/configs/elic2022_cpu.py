@@ -9,9 +9,16 @@ in 10 steps with real bytes), not a model that compresses well:
 
 A shortened copy (20 steps) runs in the slow test
 `tests/experiments/test_configs.py::test_elic_cpu_config_runs`.
-Measured RD: none yet. Known problem (2026-12-01, 2-core AMD EPYC under load): XLA:CPU compiles this model's
-`jit_train_step` very slowly: killed after 7 CPU-minutes of compiling at 6.5 GB RSS, so neither this config
-nor its slow test has been seen to finish yet.
+Measured RD: none yet. Compile cost (2026-12-01, 2-core AMD EPYC shared at load 15-20, so walls are ~5x an
+idle machine's; the cause is XLA:CPU's per-instruction compile cost, superlinear in program size, not the
+latent codecs):
+- `model.init`: 367 parameter leaves, each with its own threefry key derivation (flax fold_ins) and draw:
+  8929 optimised HLO instructions, 170 s to compile (more than the loss gradient). `unsafe_rbg` keys: 2865
+  instructions, 67 s (changes every init value, so not adopted).
+- loss gradient: 4733 instructions, 239 s; with lax's own conv VJPs instead of `jlic.ops.conv`'s k*k-dot
+  kernel gradients 2685 instructions, 144 s. The latent-codec forward (5 groups x 2 passes) is 388
+  instructions of it; g_a/g_s (138 convs, 4 attention blocks) and their backward are the bulk.
+- the whole train step did not finish compiling in 600 s wall (buffer assignment dominates a perf profile).
 """
 
 from __future__ import annotations

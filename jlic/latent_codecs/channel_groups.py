@@ -6,7 +6,8 @@ Group k is coded by its own child codec given ``side_k``: the parent's ``side`` 
 channel context, else ``concat(channel_context[k](y_hat[:k]), side)`` (CompressAI's order), or, with
 ``context_takes_side``, ``channel_context[k](y_hat[:k], side)`` (the model combines them itself). With
 latent residual prediction, ``lrp[k](y_hat[:k], side, y_hat_k)`` is added to group k's ``y_hat`` before
-the later groups see it.
+the later groups see it. ``side_k`` may be a pytree (e.g. MLIC++'s hyperprior output, previous groups and
+their contexts, computed once per group for both checkerboard passes).
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ class ChannelGroups(LatentCodec):
             prev = y_hat[..., :b[k]]
             side_k = side
             if self.channel_context[k] is not None:
-                side_k = np.asarray(ctx.call("group_side", prev, side, static=(k,)), np.float32)
+                side_k = jax.tree.map(lambda a: np.asarray(a, np.float32),
+                                      ctx.call("group_side", prev, side, static=(k,)))
             child = ctx.child(f"y{k}")
             if reader is None:
                 hat_k, sym = codec.encode(child, writer, y[..., b[k]:b[k + 1]], side_k)

@@ -7,7 +7,7 @@ from the input to the output width, kept at least `2N`; CompressAI's `sequential
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -38,11 +38,12 @@ class ConvStack(nn.Module):
 
     widths: Sequence[int]
     kernel_size: int = 1
+    activation: Callable[[Array], Array] = nn.relu  # between the convs (MLIC++: GELU)
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
         for i, width in enumerate(self.widths):
             if i:
-                x = nn.relu(x)
+                x = self.activation(x)
             x = Conv(width, self.kernel_size, 1, name=f"layer_{2 * i}")(x)
         return x

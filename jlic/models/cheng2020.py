@@ -10,6 +10,8 @@ hyperprior(y = raster scan(Gaussian or Gaussian-mixture conditional), z = entrop
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 
@@ -41,10 +43,11 @@ class ResidualBlockWithStride(nn.Module):
 
     features: int
     stride: int = 2
+    activation: Callable[[Array], Array] = _lrelu  # MLIC++: GELU
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        out = _lrelu(Conv(self.features, 3, self.stride, name="conv1")(x))
+        out = self.activation(Conv(self.features, 3, self.stride, name="conv1")(x))
         out = GDN(name="gdn")(Conv(self.features, 3, 1, name="conv2")(out))
         if self.stride != 1 or x.shape[-1] != self.features:
             x = Conv(self.features, 1, self.stride, name="skip")(x)
@@ -55,11 +58,12 @@ class ResidualBlock(nn.Module):
     """conv3x3 - LeakyReLU - conv3x3 - LeakyReLU, plus the identity (or a 1x1 `skip`)."""
 
     features: int
+    activation: Callable[[Array], Array] = _lrelu
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        out = _lrelu(Conv(self.features, 3, 1, name="conv1")(x))
-        out = _lrelu(Conv(self.features, 3, 1, name="conv2")(out))
+        out = self.activation(Conv(self.features, 3, 1, name="conv1")(x))
+        out = self.activation(Conv(self.features, 3, 1, name="conv2")(out))
         if x.shape[-1] != self.features:
             x = Conv(self.features, 1, 1, name="skip")(x)
         return out + x
@@ -70,10 +74,11 @@ class ResidualBlockUpsample(nn.Module):
 
     features: int
     r: int = 2
+    activation: Callable[[Array], Array] = _lrelu
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        out = _lrelu(SubpelConv(self.features, self.r, name="subpel_conv")(x))
+        out = self.activation(SubpelConv(self.features, self.r, name="subpel_conv")(x))
         out = GDN(inverse=True, name="igdn")(Conv(self.features, 3, 1, name="conv")(out))
         return out + SubpelConv(self.features, self.r, name="upsample")(x)
 

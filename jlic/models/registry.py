@@ -24,6 +24,7 @@ _MODEL_MODULES = (
     "jlic.models.elic2022",
     "jlic.models.entroformer",
     "jlic.models.variable_rate",
+    "jlic.models.mlicpp",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}

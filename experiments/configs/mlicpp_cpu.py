@@ -1,0 +1,37 @@
+"""mlicpp, CPU-sized (Jiang et al. 2023, arXiv 2307.15421): the MLIC++ architecture (10 slices x 2
+checkerboard passes, all four contexts, LRP after each pass) with N=32, M=40 (slices of 4 channels) and
+narrow context widths, 64x64 crops, 3 of the paper's λ, a few hundred steps on the embedded sample images.
+
+A pipeline check of the full MLIC++ path on a CPU (train, export, code images in 20 steps with real bytes),
+not a model that compresses well:
+
+    python -m experiments.sweep --config experiments/configs/mlicpp_cpu.py --workdir runs/mlicpp-cpu
+
+The same sizes code a Kodak crop bit-exactly in `tests/models/test_mlicpp.py`. Measured RD: none yet.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from experiments.configs import default
+
+CPU_MODEL = {"N": 32, "M": 40, "channel_widths": (32, 24), "parameter_widths": (48, 32, 24),
+             "lrp_widths": (32, 24)}
+
+
+def get_config() -> ml_collections.ConfigDict:
+    c = default.get_config()
+    c.name = "jlic mlicpp (CPU-sized)"
+    c.workdir = "runs/mlicpp-cpu"
+    c.model = "mlicpp"
+    c.quality = 3
+    c.model_kwargs = ml_collections.ConfigDict(CPU_MODEL)
+    c.lambdas = (0.0018, 0.0067, 0.025)
+    c.sweep_mode = "sequential"
+    c.num_steps = 400
+    c.batch_size = 4
+    c.crop = 64
+    c.lr = 1e-3
+    c.eval.anchor_names = ("paper-mlic-plusplus", "jpeg", "webp")
+    return c
