@@ -19,6 +19,7 @@ latent codecs):
   kernel gradients 2685 instructions, 144 s. The latent-codec forward (5 groups x 2 passes) is 388
   instructions of it; g_a/g_s (138 convs, 4 attention blocks) and their backward are the bulk.
 - the whole train step did not finish compiling in 600 s wall (buffer assignment dominates a perf profile).
+- the slow test (20 steps x 2 λ, export, real-bytes evaluation) passed, in 1004 s wall at load ~10.
 """
 
 from __future__ import annotations
