@@ -244,7 +244,9 @@ def test_decode_in_another_process_with_float_changing_xla_flags(tmp_path):
 
 
 def all_models() -> list:
-    out = [pytest.param(n, {}, id=n) for n in registry.names() if n != "bmshj2018-factorized"]
+    # variable-rate is a wrapper over these models (its deterministic mode is not covered here yet)
+    skip = ("bmshj2018-factorized", "variable-rate")
+    out = [pytest.param(n, {}, id=n) for n in registry.names() if n not in skip]
     return [*out, pytest.param("cheng2020-anchor", {"likelihood": "mixture"}, id="cheng2020-anchor-mixture")]
 
 
