@@ -53,9 +53,10 @@ against the classic codecs on the same crop:
 Full kodim01 (768x512) with the gains, 1000 iterations per λ (integrator, 2026-12-01, same CPU, niced beside
 the test suite; `python -m experiments.sweep --config experiments/configs/coolchic.py --workdir runs/cc
 --config.iterations=1000 --config.eval.limit=1`): λ 0.002 / 0.0067 / 0.025 gave 0.2073 / 0.5684 / 1.3298 bpp at
-25.31 / 28.17 / 31.94 dB (encode 790 / 699 / 711 CPU s per image and λ; decode 67 / 100 / 97 ms wall under load; all
-bit-exact). BD-rate (PSNR) against the codecs run live on kodim01: JPEG -38.2%, WebP -1.4%, JPEG 2000 -4.9%,
-AVIF +16.4% (320 iterations without the gains: +53% / +52% vs WebP / JPEG 2000). One image, narrow margins.
+25.31 / 28.17 / 31.94 dB (encode 790 / 699 / 711 CPU s per image and λ; decode 67 / 100 / 97 ms wall under
+load; all bit-exact). BD-rate (PSNR) against the codecs run live on kodim01: JPEG -38.2%, WebP -1.4%,
+JPEG 2000 -4.9%, AVIF +16.4% (320 iterations without the gains: +53% / +52% vs WebP / JPEG 2000). One image,
+narrow margins.
 
 Weights cost 0.05-0.07 bpp on a 256² crop (7-16% of the rate). The c3 preset at 300 iterations (kodim01 crop,
 λ 0.0067): 0.834 bpp / 28.10 dB (loss 1.5085, weights 0.135 bpp, 123 CPU s) vs lop 0.803 / 27.88 (1.5118).
