@@ -177,13 +177,18 @@ class Codec:
         """The (jit-compiled unless ``jit=False``) transform ``name`` of the model."""
         return self._fns[name]
 
-    def pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-        """Float NHWC batch of one, edge-padded (centred) to a multiple of ``model.stride``."""
-        x = to_float_image(image)
-        h, w = x.shape[:2]
+    pad_mode = "edge"  # np.pad mode of `pad` (conventions.ZeroPaddedCodec: "constant")
+
+    def pads(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """Top, bottom, left, right padding (centred) of an ``h`` x ``w`` image to a multiple of the stride."""
         ph, pw = -h % self.model.stride, -w % self.model.stride
-        pads = (ph // 2, ph - ph // 2, pw // 2, pw - pw // 2)
-        x = np.pad(x, ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0)), mode="edge")
+        return ph // 2, ph - ph // 2, pw // 2, pw - pw // 2
+
+    def pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """Float NHWC batch of one, padded (centred, ``pad_mode``) to a multiple of ``model.stride``."""
+        x = to_float_image(image)
+        pads = self.pads(*x.shape[:2])
+        x = np.pad(x, ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0)), mode=self.pad_mode)
         return x[None], pads
 
     def compress_with_latents(self, image: np.ndarray) -> tuple[bytes, dict[str, np.ndarray]]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from jlic.coding.codec import Codec, to_float_image
+from jlic.coding.codec import Codec
 
 CONVENTIONS = {"jlic": "edge", "compressai": "zeros"}  # convention -> padding (jlic.models.base.pad_image)
 
@@ -25,14 +23,7 @@ class ZeroPaddedCodec(Codec):
     """A :class:`Codec` that pads with zeros (CompressAI's convention) instead of edge replication."""
 
     convention = "compressai"
-
-    def pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-        x = to_float_image(image)
-        h, w = x.shape[:2]
-        ph, pw = -h % self.model.stride, -w % self.model.stride
-        pads = (ph // 2, ph - ph // 2, pw // 2, pw - pw // 2)  # centred, as compute_padding
-        x = np.pad(x, ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0)), mode="constant")
-        return x[None], pads
+    pad_mode = "constant"  # zeros, centred (Codec.pads) as compute_padding
 
 
 def check(convention: str) -> str:
