@@ -215,6 +215,10 @@ class Codec:
         c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
         if tiles.EXTENSION in c.extensions:
             raise BitstreamError("tiled file: its latents are decoded tile by tile (jlic.coding.tiles)")
+        return c, self._decode_latents(c)
+
+    def _decode_latents(self, c: Container) -> dict[str, np.ndarray]:
+        """The latents of a parsed, untiled container, after the checks against the model."""
         t, b, left, r = c.padding
         stride = self.model.stride
         hp, wp = c.height + t + b, c.width + left + r
@@ -228,14 +232,14 @@ class Codec:
         reader = StreamReader(c.streams[0], check=True)
         y_hat, symbols = self.latent_codec.decode(self.context_for(c.mode), reader, y_shape, None)
         reader.finish()
-        return c, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
+        return {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
 
     def decompress(self, data: bytes) -> np.ndarray:
         """``.jlic`` bytes -> HxWx3 uint8 image."""
         c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
         if tiles.EXTENSION in c.extensions:
             return tiles.decompress(self, c)
-        c, latents = self.decompress_latents(data)
+        latents = self._decode_latents(c)
         level = rate_level.synthesis_args(self.model, c)  # the file's level (variable-rate models)
         x_hat = np.asarray(self.fn("synthesis")(self.params, jnp.asarray(latents["y_hat"]), *level))
         t, left = c.padding[0], c.padding[2]
