@@ -58,6 +58,14 @@ def get_config() -> ml_collections.ConfigDict:
     c.batch_size = 8
     c.crop = 64
     c.lr = 1e-3
+    # network lr schedule (jlic.train.state.lr_schedule; the aux lr stays constant): "constant", or "step":
+    # lr times lr_decay (one factor for all boundaries, or one per boundary) from each of lr_boundaries on
+    # (increasing fractions of num_steps; Entroformer's fine-tuning: (0.2, 0.4, 0.6, 0.8), (0.5,)).
+    # lr_warmup: a fraction of num_steps of linear warm-up ((count + 1) / W; 0: none), with any schedule.
+    c.lr_schedule = "constant"
+    c.lr_boundaries = ()
+    c.lr_decay = (0.1,)
+    c.lr_warmup = 0.0
     c.aux_lr = 1e-3
     c.clip_norm = 1.0
     # bookkeeping

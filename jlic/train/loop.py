@@ -195,7 +195,8 @@ def train_config(config: Any, stride: int) -> dict[str, Any]:
     """The subset of `config` the train step and state read (optimizer, metric, init shape: one
     `stride`-sized image, the smallest the model's layers accept; params do not depend on it)."""
     return {"lr": float(config.lr), "aux_lr": float(config.aux_lr), "clip_norm": float(config.clip_norm),
-            "metric": config.metric, "image_shape": (1, stride, stride, 3)}
+            "metric": config.metric, "image_shape": (1, stride, stride, 3), "num_steps": int(config.num_steps),
+            **{k: config.get(k) for k in ("lr_schedule", "lr_boundaries", "lr_decay", "lr_warmup")}}
 
 
 def write_config(workdir: Path, config: Any) -> None:
