@@ -24,19 +24,25 @@ Sizes and orders of the official code (damo-cv/entroformer, `--na bidirectional`
   output order (scales, means); z: a factorized entropy bottleneck.
 
 Training as the official code: the context sees the noisy y (one pass, ``forward_method="onepass"``), g_s
-gets ``round(y)`` with a straight-through gradient; z is noisy. Coding (jlic's convention): symbols are
+gets ``round(y)`` with a straight-through gradient; z is noisy. Pre-training with ``token_mask_ratio=0.5``
+(official ``pretrain.sh``) draws a random anchor set per step instead of the checkerboard
+(`TokenMaskCheckerboard`). Coding (jlic's convention): symbols are
 ``round(y - mean)``, two passes of one compiled function each.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jlic import quantize
 from jlic.entropy import factorized
 from jlic.latent_codecs import Checkerboard, EntropyBottleneck, GaussianConditional, Hyperprior, anchor_mask
+from jlic.latent_codecs.base import LatentOut
 from jlic.layers.topk import draw_k, train_k_range
 from jlic.layers.transformer import Transformer
 from jlic.models.base import LatentCodecModel
@@ -131,25 +137,76 @@ class HyperSynthesisTransformer(_HyperStages):
 
 def context_keys(height: int, width: int, parity: str = ANCHOR_PARITY) -> np.ndarray:
     """(H*W, H*W) bool: keys each query may attend to in the bidirectional context: anchors and itself."""
-    anchors = anchor_mask(height, width, parity).ravel()
-    return anchors[None, :] | np.eye(height * width, dtype=bool)
+    return keys_of(anchor_mask(height, width, parity))
+
+
+def keys_of(visible: np.ndarray | Array) -> np.ndarray | Array:
+    """(H*W, H*W) bool of an (H, W) map of the tokens the context sees: those tokens and the query itself
+    (the official ``mask | eye``)."""
+    flat = visible.reshape(-1)
+    xp = np if isinstance(visible, np.ndarray) else jnp
+    return flat[None, :] | xp.eye(flat.shape[0], dtype=bool)
+
+
+def token_visible(key: Array, height: int, width: int, ratio: float) -> Array:
+    """(H, W) bool: the tokens one step of token-mask pre-training shows the context, each kept with
+    probability ``1 - ratio`` (the official ``uniform(0, 1) > mask_ratio``, one draw per step for the whole
+    batch); the others are masked: their input is zero and they are predicted from the shown ones."""
+    return jax.random.uniform(key, (height, width)) > ratio
 
 
 class ContextTransformer(_Widths):
     """Bidirectional context: Dense(M -> dim) on the anchor-masked y_hat, ``depth`` blocks whose queries
-    attend to the anchors (and themselves), top-k; output width dim (the codec zeroes it at anchors)."""
+    attend to the anchors (and themselves), top-k; output width dim (the codec zeroes it at anchors).
+    ``visible`` (H, W) replaces the anchors by another set of shown tokens (token-mask pre-training)."""
 
     depth: int = 6
     position_num: int = 7
     topk: int | None = 32
 
     @nn.compact
-    def __call__(self, y_masked: Array, key: Array | None = None) -> Array:
+    def __call__(self, y_masked: Array, key: Array | None = None, visible: Array | None = None) -> Array:
         k, k_max = _k(key, self.topk)
         h, w = y_masked.shape[1:3]
         x = nn.Dense(self.dim, name="embed")(y_masked)
-        return self.transformer(self.depth, self.position_num, "transformer")(
-            x, jnp.asarray(context_keys(h, w)), k, k_max)
+        allowed = jnp.asarray(context_keys(h, w) if visible is None else keys_of(visible))
+        return self.transformer(self.depth, self.position_num, "transformer")(x, allowed, k, k_max)
+
+
+@dataclass(frozen=True, eq=False)
+class TokenMaskCheckerboard(Checkerboard):
+    """The checkerboard codec with Entroformer's token-mask pre-training (official ``--mask_ratio``,
+    `TransDecoder2`'s random scan mode): in training with a key and ``token_mask_ratio > 0``, the anchors
+    of the step are a random token set (`token_visible`) instead of the checkerboard: the context sees
+    only their noisy values (the masked tokens' input is zero, not a learned token), every masked token is
+    predicted from them, and the shown tokens get zero context, as anchors do; the rate loss is unchanged
+    (all tokens, one pass). Evaluation and coding (no key, or ``train=False``) are the checkerboard's."""
+
+    token_mask_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.token_mask_ratio < 1.0:
+            raise ValueError(f"token_mask_ratio must be in [0, 1), got {self.token_mask_ratio!r}")
+
+    def visible_params(self, y_hat: Array, side: Array, visible: Array, key: Array | None = None) -> Array:
+        """Parameters everywhere given the ``visible`` (H, W) tokens of ``y_hat``: those from ``side`` alone,
+        the others also from the visible values."""
+        vis = visible[None, :, :, None].astype(y_hat.dtype)
+        ctx = self.context_prediction(y_hat * vis, key, visible) * (1.0 - vis)
+        return self.entropy_parameters(jnp.concatenate([ctx, side] if self.context_first else [side, ctx], -1))
+
+    def forward(self, y, side, train, key):
+        if not (train and key is not None and self.token_mask_ratio > 0):
+            return super().forward(y, side, train, key)
+        if self.forward_method != "onepass" or not self.keyed:
+            raise ValueError("token masking needs forward_method='onepass' and keyed=True")
+        key, kc = jax.random.split(key)  # as the checkerboard: noise key, context key
+        kc, km = jax.random.split(kc)
+        visible = token_visible(km, y.shape[1], y.shape[2], self.token_mask_ratio)
+        y_lik = quantize.noise(y, key)
+        y_dec = y_lik if self.quantizer == "noise" else quantize.round_ste(y)
+        return LatentOut(y_dec, {"y": self.y.likelihood(y_lik, self.visible_params(y_lik, side, visible, kc))})
 
 
 class ParameterNetwork(nn.Module):
@@ -182,6 +239,9 @@ class Entroformer(LatentCodecModel):
       topk: top-k at inference (32; training draws from [topk // 2, 2 topk)); ``None``: no top-k.
       hyper_scale: stride-2 stages of the hyperprior (2); hyper_blocks: blocks per hyperprior stage
         (default ``depth // 2 // (hyper_scale + 1)``, 1 in the paper's setting).
+      token_mask_ratio: training only: the official pre-training's random token mask (0.5 in
+        ``pretrain.sh``; 0: the checkerboard, as the fine-tuning and the parallel model; see
+        `TokenMaskCheckerboard`). No parameter depends on it; evaluation and coding ignore it.
     """
 
     N: int = 192
@@ -196,6 +256,7 @@ class Entroformer(LatentCodecModel):
     hyper_scale: int = 2
     hyper_blocks: int | None = None
     filters: tuple[int, ...] = (3, 3, 3, 3)
+    token_mask_ratio: float = 0.0
 
     def width(self) -> int:
         return self.M if self.dim is None else self.dim
@@ -218,9 +279,9 @@ class Entroformer(LatentCodecModel):
                                                      topk=self.topk)
         self.entropy_parameters = ParameterNetwork(self.width() * self.mlp_ratio, 2 * self.M)
         eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
-        y = Checkerboard(GaussianConditional(), self.context_prediction, self.entropy_parameters,
-                         anchor_parity=ANCHOR_PARITY, context_first=False, forward_method="onepass",
-                         quantizer="ste", keyed=True)
+        y = TokenMaskCheckerboard(GaussianConditional(), self.context_prediction, self.entropy_parameters,
+                                  anchor_parity=ANCHOR_PARITY, context_first=False, forward_method="onepass",
+                                  quantizer="ste", keyed=True, token_mask_ratio=self.token_mask_ratio)
         self.latent_codec = Hyperprior(y=y, z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s, keyed=True)
 
 

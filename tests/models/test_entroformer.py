@@ -135,6 +135,93 @@ def test_both_passes_are_causal(cpu_model):
     assert far, np.argwhere(changed)
 
 
+# ------------------------------------------------------------------------------ token-mask pre-training
+
+
+def _visible_params(model, params, y_hat, side, visible):
+    return np.asarray(jax.jit(lambda p, a, s, v: model.module.apply(
+        {"params": p}, a, s, v, method=lambda m, a, s, v: m.latent_codec.y.visible_params(a, s, v)))(
+        params, y_hat, side, visible))
+
+
+def test_token_visible_draw():
+    key = jax.random.PRNGKey(0)
+    v = np.asarray(E.token_visible(key, 32, 32, 0.5))
+    assert v.dtype == bool and 0.45 < v.mean() < 0.55  # about half the tokens masked
+    np.testing.assert_array_equal(np.asarray(E.token_visible(key, 32, 32, 0.5)), v)  # a function of the key
+    assert (np.asarray(E.token_visible(jax.random.PRNGKey(1), 32, 32, 0.5)) != v).mean() > 0.3
+    assert np.asarray(E.token_visible(key, 32, 32, 0.0)).all()
+    assert 0.2 < np.asarray(E.token_visible(key, 32, 32, 0.75)).mean() < 0.3
+    keys = np.asarray(E.keys_of(jnp.asarray(v[:4, :4])))
+    np.testing.assert_array_equal(keys, E.keys_of(v[:4, :4]))
+    for q in range(16):
+        assert set(np.flatnonzero(keys[q])) == set(np.flatnonzero(v[:4, :4])) | {q}
+    with pytest.raises(ValueError, match="token_mask_ratio must be in"):
+        model = get("entroformer", **MODEL_KWARGS, token_mask_ratio=1.0)
+        model.init(jax.random.PRNGKey(0), (1, 64, 64, 3))
+
+
+def test_masked_tokens_carry_no_information(cpu_model):
+    """Given a random shown set (ratio 0.5): shown tokens get the zero-context parameters, masked tokens'
+    values change no parameter anywhere, one shown token changes masked tokens' parameters; with the
+    checkerboard's anchors as the shown set it is the parallel model's pass exactly."""
+    model, params = cpu_model
+    h, w, m, dim = 8, 8, MODEL_KWARGS["M"], MODEL_KWARGS["dim"]
+    rng = np.random.default_rng(1)
+    side = jnp.asarray(rng.standard_normal((1, h, w, dim)), jnp.float32)
+    y1 = (rng.standard_normal((1, h, w, m)) * 4).astype(np.float32)
+    vis = np.asarray(E.token_visible(jax.random.PRNGKey(5), h, w, 0.5))
+    assert 20 < vis.sum() < 44 and (vis != anchor_mask(h, w, "odd")).any()
+    p1 = _visible_params(model, params, y1, side, vis)
+    p0 = _visible_params(model, params, np.zeros_like(y1), side, vis)
+    np.testing.assert_array_equal(p1[0][vis], p0[0][vis])
+    y2 = y1.copy()
+    y2[0][~vis] = rng.standard_normal((int((~vis).sum()), m)) * 4
+    np.testing.assert_array_equal(_visible_params(model, params, y2, side, vis), p1)
+    y3 = y1.copy()
+    y3[0][tuple(np.argwhere(vis)[0])] += 5.0
+    p3 = _visible_params(model, params, y3, side, vis)
+    assert (np.abs(p3 - p1)[0].max(-1) > 1e-6)[~vis].any()
+    anchors = anchor_mask(h, w, "odd")
+    np.testing.assert_array_equal(_visible_params(model, params, y1, side, anchors),
+                                  _pass_params(model, params, y1, side))
+
+
+def test_token_mask_training_forward(cpu_model):
+    """Training forward of the latent codec with ratio 0.5: the likelihoods of the step's random shown set
+    (drawn from the key) over all tokens, so they change with the key; ratio 0 is the unchanged model."""
+    from jlic import quantize
+
+    model, params = cpu_model
+    masked = get("entroformer", **MODEL_KWARGS, token_mask_ratio=0.5)
+    h, w, m, dim = 8, 8, MODEL_KWARGS["M"], MODEL_KWARGS["dim"]
+    rng = np.random.default_rng(2)
+    side = jnp.asarray(rng.standard_normal((2, h, w, dim)), jnp.float32)
+    y = jnp.asarray(rng.standard_normal((2, h, w, m)) * 4, jnp.float32)
+
+    def codec_y(mdl, fn, *args):
+        return jax.jit(lambda p, *a: mdl.module.apply({"params": p}, *a, method=lambda mo, *a: fn(
+            mo.latent_codec.y, *a)))(params, *args)
+
+    def lik(mdl, key):
+        return np.asarray(codec_y(mdl, lambda c, *a: c.forward(*a, True, key).likelihoods["y"], y, side))
+
+    key = jax.random.PRNGKey(7)
+    kn, kc = jax.random.split(key)  # the codec's own split: noise, context (top-k), mask
+    kc, km = jax.random.split(kc)
+    y_lik = quantize.noise(y, kn)
+    want = codec_y(masked, lambda c, *a: c.y.likelihood(y_lik, c.visible_params(*a)), y_lik, side,
+                   E.token_visible(km, h, w, 0.5), kc)
+    np.testing.assert_array_equal(lik(masked, key), np.asarray(want))
+    assert not np.array_equal(lik(masked, jax.random.PRNGKey(8)), lik(masked, key))
+    y_dec = codec_y(masked, lambda c, *a: c.forward(*a, True, key).y_hat, y, side)
+    np.testing.assert_array_equal(np.asarray(y_dec), np.asarray(quantize.round_ste(y)))  # what g_s gets
+    # ratio 0: the model as before (same forward as the default kwargs), and not the masked one
+    base = lik(model, key)
+    np.testing.assert_array_equal(lik(get("entroformer", **MODEL_KWARGS, token_mask_ratio=0.0), key), base)
+    assert not np.array_equal(lik(masked, key), base)
+
+
 # ------------------------------------------------------------------------------------------ coding
 
 
@@ -169,6 +256,14 @@ def test_kodak_crop_round_trip_bit_exact(cpu_model):
     print(f"entroformer (CPU config, random init) 128x128 Kodak crop: {real} bits, estimated {est:.0f}")
     assert abs(real - est) <= 0.01 * est + 64, (real, est)
     assert enc.decompress(data).shape == img.shape
+    # token-mask pre-training changes nothing at coding time: the same streams (the header's config hash
+    # covers the model kwargs, so it differs), decoded to the same latents
+    masked = codec.Codec(get("entroformer", **MODEL_KWARGS, token_mask_ratio=0.5), params, enc.tables)
+    data5 = masked.compress(img)
+    assert bitstream.unpack(data5).streams == bitstream.unpack(data).streams
+    _, d4 = masked.decompress_latents(data5)
+    for k in ("y", "z", "y_hat"):
+        np.testing.assert_array_equal(d4[k], latents[k], err_msg=k)
 
 
 # ------------------------------------------------------------------------------------------ training
