@@ -46,6 +46,9 @@ def get_config() -> ml_collections.ConfigDict:
     # fine-tune from: "pretrained:NAME:QUALITY[:METRIC]" (CompressAI's zoo weights) or an exported model
     # directory; its architecture replaces model/quality/model_kwargs. "": train from scratch.
     c.init_from = ""
+    # kwargs replacing those of the init_from architecture; only options no parameter depends on (checked),
+    # e.g. {"token_mask_ratio": 0.0} to fine-tune Entroformer after its token-mask pre-training
+    c.init_from_kwargs = ml_collections.ConfigDict()
     c.metric = "mse"  # or "ms-ssim"
     # λ sweep: one model per λ; "vmap" trains all of them at once, "sequential" one after the other.
     # benchmarks/sweep.py on a 2-core CPU, this model, 3 λ: vmap 79.6 vs sequential 92.0 ms/step/model

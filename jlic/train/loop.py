@@ -171,7 +171,7 @@ def build_model(config: Any) -> Any:
     from jlic.models import registry
 
     if config.get("init_from"):  # the architecture of the weights to fine-tune from
-        return initial_params(config)[0]
+        return _with_init_kwargs(config, *initial_params(config))
     kwargs = dict(config.get("model_kwargs") or {})
     return registry.get(config.model, quality=int(config.get("quality", 3) or 3), **kwargs)
 
@@ -189,6 +189,20 @@ def initial_params(config: Any) -> tuple[Any, Any]:
     from jlic.train.checkpoint import load_model
 
     return load_model(spec)
+
+
+def _with_init_kwargs(config: Any, model: Any, params: Any) -> Any:
+    """`model` rebuilt with `config.init_from_kwargs` over its kwargs (options no parameter depends on, e.g.
+    Entroformer's training-only `token_mask_ratio=0` to fine-tune a token-mask pre-trained model)."""
+    over = dict(config.get("init_from_kwargs") or {})
+    if not over:
+        return model
+    from jlic.models import registry
+    from jlic.models.export import check_params, flatten_params
+
+    rebuilt = registry.get(model.name, **{**dict(model.kwargs), **over})
+    check_params(rebuilt, flatten_params(params), f"init_from {config.init_from} with init_from_kwargs {over}")
+    return rebuilt
 
 
 def train_config(config: Any, stride: int) -> dict[str, Any]:
