@@ -199,27 +199,29 @@ def test_token_mask_training_forward(cpu_model):
     side = jnp.asarray(rng.standard_normal((2, h, w, dim)), jnp.float32)
     y = jnp.asarray(rng.standard_normal((2, h, w, m)) * 4, jnp.float32)
 
-    def codec_y(mdl, fn, *args):
-        return jax.jit(lambda p, *a: mdl.module.apply({"params": p}, *a, method=lambda mo, *a: fn(
-            mo.latent_codec.y, *a)))(params, *args)
+    def codec_y(mdl, fn):
+        return jax.jit(lambda *a: mdl.module.apply({"params": params}, *a, method=lambda mo, *a: fn(
+            mo.latent_codec.y, *a)))
 
-    def lik(mdl, key):
-        return np.asarray(codec_y(mdl, lambda c, *a: c.forward(*a, True, key).likelihoods["y"], y, side))
+    def forward(mdl):  # one compile per model: key -> (likelihoods of y, decoder input)
+        f = codec_y(mdl, lambda c, k: (lambda o: (o.likelihoods["y"], o.y_hat))(c.forward(y, side, True, k)))
+        return lambda key: tuple(np.asarray(v) for v in f(key))
 
     key = jax.random.PRNGKey(7)
     kn, kc = jax.random.split(key)  # the codec's own split: noise, context (top-k), mask
     kc, km = jax.random.split(kc)
     y_lik = quantize.noise(y, kn)
-    want = codec_y(masked, lambda c, *a: c.y.likelihood(y_lik, c.visible_params(*a)), y_lik, side,
-                   E.token_visible(km, h, w, 0.5), kc)
-    np.testing.assert_array_equal(lik(masked, key), np.asarray(want))
-    assert not np.array_equal(lik(masked, jax.random.PRNGKey(8)), lik(masked, key))
-    y_dec = codec_y(masked, lambda c, *a: c.forward(*a, True, key).y_hat, y, side)
-    np.testing.assert_array_equal(np.asarray(y_dec), np.asarray(quantize.round_ste(y)))  # what g_s gets
-    # ratio 0: the model as before (same forward as the default kwargs), and not the masked one
-    base = lik(model, key)
-    np.testing.assert_array_equal(lik(get("entroformer", **MODEL_KWARGS, token_mask_ratio=0.0), key), base)
-    assert not np.array_equal(lik(masked, key), base)
+    want = codec_y(masked, lambda c, v, k: c.y.likelihood(y_lik, c.visible_params(y_lik, side, v, k)))(
+        E.token_visible(km, h, w, 0.5), kc)
+    run = forward(masked)
+    lik, y_dec = run(key)
+    np.testing.assert_array_equal(lik, np.asarray(want))
+    np.testing.assert_array_equal(y_dec, np.asarray(quantize.round_ste(y)))  # what g_s gets
+    assert not np.array_equal(run(jax.random.PRNGKey(8))[0], lik)
+    # ratio 0 is the default model itself (the same flax module, so the same computation: the checkerboard
+    # codec's own forward), whose training forward differs from the masked one
+    assert get("entroformer", **MODEL_KWARGS, token_mask_ratio=0.0).module == model.module
+    assert not np.array_equal(forward(model)(key)[0], lik)
 
 
 # ------------------------------------------------------------------------------------------ coding
