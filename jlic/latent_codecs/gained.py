@@ -63,10 +63,18 @@ def _channels(shape: tuple[int, ...]) -> np.ndarray:
 class StepEntropyBottleneck(LatentCodec):
     """Factorized density on z quantized with step ``side`` (a scalar or NHWC-broadcastable array):
     ``z_hat = round((z - median) / step) step + median``, bins of width ``step``; training adds
-    ``U(-step/2, step/2)`` (CompressAI's ``EntropyBottleneckVbr``). Coding tables per step, cached in the
-    context's coders."""
+    ``U(-step/2, step/2)`` (CompressAI's ``EntropyBottleneckVbr``). Coding tables per step (bins of width
+    ``step``), cached in the context's coders.
+
+    ``unit_bins`` (default, CompressAI 1.2.8's forward): the likelihoods of ``forward`` are taken on bins of
+    width 1 around ``z_hat``, as CompressAI's ``EntropyBottleneckVbr.forward`` does (it passes the step to
+    ``_likelihood_variable`` in the ``stop_gradient`` position, so the bins stay 1 wide); its weights were
+    trained with that rate term. The coded bits follow the step-wide tables either way, so with a step
+    other than 1 the forward's z bits differ from the coded ones. ``unit_bins=False``: step-wide bins.
+    """
 
     params: Any
+    unit_bins: bool = True
 
     def tables(self) -> set[str]:
         return {"factorized"}
@@ -77,7 +85,8 @@ class StepEntropyBottleneck(LatentCodec):
             z_hat = y + (quantize.noise(jnp.zeros_like(y), key)) * side
         else:
             z_hat = jnp.round((y - med) / side) * side + med
-        return LatentOut(z_hat, {"y": factorized.likelihood(self.params, z_hat, step=side)})
+        bins = 1.0 if self.unit_bins else side
+        return LatentOut(z_hat, {"y": factorized.likelihood(self.params, z_hat, step=bins)})
 
     def _coder(self, ctx: Any, step: float) -> Any:
         key = f"factorized@step={float(step).hex()}"

@@ -122,6 +122,11 @@ class GainedModel(RateLevels, CompressionModel):
 
     lambdas: tuple[float, ...] = ()
     level: float | None = None
+    cache: dict = dataclasses.field(default_factory=dict, repr=False)  # shared by `at()` copies
+
+    @property
+    def _coding_fns(self) -> dict:
+        return self.cache  # the level is an argument of the compiled steps: one cache for all levels
 
     def apply(self, params: Params, x: Array, train: bool = False, rng: Array | None = None,
               padding: str = "edge", level: Array | float | None = None) -> ModelOutput:
