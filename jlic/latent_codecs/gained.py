@@ -30,6 +30,7 @@ from jlic.entropy import factorized
 from jlic.latent_codecs.base import LatentCodec, LatentOut, split_key
 from jlic.latent_codecs.hyperprior import Hyperprior
 from jlic.latent_codecs.rasterscan import RasterScan, wavefronts
+from jlic.latent_codecs.scaled_gaussian import dense_np
 from jlic.ops.masked import make_mask, mask_taps, wavefront_slope
 
 Array = jax.Array
@@ -47,6 +48,18 @@ def gain_at(gains: Array, level: Array | float) -> Array:
     g = jnp.abs(gains)
     mixed = jnp.exp((1.0 - t) * jnp.log(g[lo]) + t * jnp.log(g[hi]))
     return jnp.where(t == 0.0, g[lo], jnp.where(t == 1.0, g[hi], mixed))
+
+
+def gain_np(gains: np.ndarray, level: float) -> np.float32:
+    """:func:`gain_at` on the host for coding: float64 interpolation rounded once to float32 (the same value
+    on every machine, whatever the jit setting)."""
+    g = np.abs(np.asarray(gains, np.float64))
+    level = float(np.clip(level, 0.0, len(g) - 1))
+    lo = min(int(np.floor(level)), max(len(g) - 2, 0))
+    t = level - lo
+    if t == 0.0 or t == 1.0:
+        return np.float32(g[lo + int(t)])
+    return np.float32(np.exp((1.0 - t) * np.log(g[lo]) + t * np.log(g[lo + 1])))
 
 
 def _nhwc(a: Array) -> Array:
@@ -139,20 +152,24 @@ class GainedHyperprior(Hyperprior):
         g, step = self.level_params(jnp.asarray(side, jnp.float32))
         z_out = self.z.forward(self.h_a(y), _nhwc(step), train, kz)
         hyper = self.h_s(z_out.y_hat)
-        gain = jnp.broadcast_to(_nhwc(g), (*hyper.shape[:-1], 1)).astype(hyper.dtype)
-        y_out = self.y.forward(y, jnp.concatenate([hyper, gain], -1), train, ky)
+        gain = jnp.broadcast_to(_nhwc(g), (*hyper.shape[:-1], 1))
+        y_out = self.y.forward(y, self.y.side_of(hyper, gain), train, ky)
         return LatentOut(y_out.y_hat, self._merge(y_out.likelihoods, z_out.likelihoods))
 
     def _level(self, ctx: Any) -> tuple[np.float32, np.float32]:
+        """(gain, z step) of the context's level, computed on the host (:func:`gain_np`, and the z-step MLP
+        with :func:`jlic.latent_codecs.scaled_gaussian.dense_np`)."""
         level = getattr(ctx, "rate_level", None)
         if level is None:
             raise ValueError("a gained hyperprior codes at a rate level: the coding context has none")
-        g, step = ctx.call("level_params", jnp.float32(level))
-        return np.float32(g), np.float32(step)
+        g = gain_np(np.asarray(self.gains), level)
+        if self.z_step is None:
+            return g, np.float32(1)
+        step = dense_np(self.z_step.variables["params"], np.full((1,), np.float32(1) / g), last="softplus")
+        return g, np.maximum(np.float32(step[0]), np.float32(MIN_Z_STEP))
 
     def _side(self, ctx: Any, z_hat: np.ndarray, g: np.float32) -> np.ndarray:
-        hyper = np.asarray(ctx.call("hyper_synthesis", z_hat), np.float32)
-        return np.concatenate([hyper, np.full((*hyper.shape[:-1], 1), g, np.float32)], -1)
+        return self.y.side_np(np.asarray(ctx.call("hyper_synthesis", z_hat), np.float32), g)
 
     def encode(self, ctx, writer, y, side):
         g, step = self._level(ctx)
@@ -188,9 +205,24 @@ class GainedRasterScan(RasterScan):
 
     scale_to_context: Callable[[Array], Array] | None = None
 
+    def side_of(self, hyper: Array, gain: Array) -> Array:
+        """Side tensor ``concat(h_s output, scale_to_context(g), g)``."""
+        return jnp.concatenate([hyper, self.scale_to_context(gain), gain], -1)
+
+    def side_np(self, hyper: np.ndarray, gain: np.float32) -> np.ndarray:
+        """:meth:`side_of` on the host: the shift ``g w + b`` in numpy (one product and one sum per entry)."""
+        shift = dense_np({"layer_0": self.scale_to_context.variables["params"]}, np.full((1,), gain))
+        rows = hyper.shape[:-1]
+        return np.concatenate([hyper, np.broadcast_to(shift, (*rows, shift.shape[-1])),
+                               np.full((*rows, 1), gain, np.float32)], -1)
+
+    def _split_side(self, side: Array) -> tuple[Array, Array, Array]:
+        width = (side.shape[-1] - 1) // 2  # h_s output 2M, shift 2M, gain 1
+        return side[..., :width], side[..., width:-1], side[..., -1:]
+
     def _params(self, side: Array, ctx: Array) -> Array:
-        hyper, gain = side[..., :-1], side[..., -1:]
-        out = self.entropy_parameters(jnp.concatenate([hyper, ctx + self.scale_to_context(gain)], -1))
+        hyper, shift, gain = self._split_side(side)
+        out = self.entropy_parameters(jnp.concatenate([hyper, ctx + shift], -1))
         return jnp.concatenate([out, gain], -1)
 
     def forward(self, y, side, train, key):
@@ -214,7 +246,7 @@ class GainedRasterScan(RasterScan):
         cols = jnp.asarray(np.stack([w[i] for (_, w), i in zip(fronts, pad, strict=True)]), jnp.int32)
         kernel, bias = cp.kernel[ti, tj], cp.bias
         entropy_parameters = _unbound(self.entropy_parameters)
-        shift = self.scale_to_context(side[..., -1:])  # (B, H, W, 2M): constant over positions
+        hyper_all, shift, _ = self._split_side(side)
         leaf = dataclasses.replace(self.y, offset_net=_unbound(self.y.offset_net))
 
         def body(carry, hw):
@@ -222,8 +254,7 @@ class GainedRasterScan(RasterScan):
             hs, ws = hw
             taps = y_pad[:, hs[:, None] + ti, ws[:, None] + tj]  # (B, P, T, M)
             ctx = jnp.einsum("bptc,tco->bpo", taps, kernel) + bias + shift[:, hs, ws]
-            hyper = side[:, hs, ws, :-1]
-            out = entropy_parameters(jnp.concatenate([hyper, ctx], -1)[:, None])[:, 0]
+            out = entropy_parameters(jnp.concatenate([hyper_all[:, hs, ws], ctx], -1)[:, None])[:, 0]
             params = jnp.concatenate([out, side[:, hs, ws, -1:]], -1)
             res = leaf.forward(y[:, hs, ws], params, False, None)
             y_pad = y_pad.at[:, hs + p, ws + p].set(res.y_hat)

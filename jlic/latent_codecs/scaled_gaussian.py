@@ -14,7 +14,8 @@ so every parent (hyperprior, raster scan) hands the level down without knowing a
 CompressAI computes the coded symbols of its ``mbt2018-mean-vbr`` as ``round(y g - mu g)`` and its forward
 pass as ``round(|y - mu| g)``; ``centred=False`` reproduces that split (the two agree except where float
 rounding puts ``v`` on the other side of a half-integer). Coding reconstructs ``y_hat`` on the host from the
-symbols and the jitted offsets, the same numpy float32 ops on both ends.
+symbols: the small offset MLP runs in numpy float32 with a fixed summation order (:func:`dense_np`), so
+encoder and decoder get the same bits whatever the jit setting or batch of the network calls.
 """
 
 from __future__ import annotations
@@ -39,6 +40,21 @@ def reconstruct(q: Array, offsets: Array, gain: Array, means: Array | float) -> 
     mag = jnp.abs(q)
     delta = jnp.where(mag < ZERO, 0.0, offsets)
     return jax.lax.stop_gradient(jnp.sign(q)) * (mag + delta) * (1.0 / gain) + means
+
+
+def dense_np(params: dict, x: np.ndarray, last: str = "linear") -> np.ndarray:
+    """Host float32 evaluation of a flax MLP (Dense ``layer_0``, ``layer_2``, ... with ReLU between;
+    ``last``: ``"linear"`` or ``"softplus"``): each output is ``bias + x_0 w_0 + x_1 w_1 + ...`` in that order,
+    elementwise, so the bits depend on neither the number of rows nor a BLAS kernel."""
+    names = sorted(params, key=lambda k: int(k.rsplit("_", 1)[-1]))
+    h = np.asarray(x, np.float32)
+    for i, name in enumerate(names):
+        kernel = np.asarray(params[name]["kernel"], np.float32)
+        out = np.broadcast_to(np.asarray(params[name]["bias"], np.float32), (*h.shape[:-1], kernel.shape[1]))
+        for k in range(kernel.shape[0]):
+            out = out + h[..., k:k + 1] * kernel[k]
+        h = np.maximum(out, np.float32(0)) if i < len(names) - 1 else out
+    return np.logaddexp(np.float32(0), h).astype(np.float32) if last == "softplus" else h
 
 
 def reconstruct_np(sym: np.ndarray, offsets: np.ndarray, gain: np.ndarray, means: np.ndarray) -> np.ndarray:
@@ -107,11 +123,25 @@ class ScaledGaussian(ConditionalLeaf):
         return LatentOut(y_hat, {"y": self._likelihood(y, side, train, key)})
 
     def coding_params(self, params: Array, scale_table: Array) -> tuple[Array, Array, Array, Array]:
-        """(scale index of ``sigma g``, mean, gain, offset) per element: what both coder ends compute."""
+        """(scale index of ``sigma g``, mean, gain, ``max(sigma g, 0.11)``) per element (jittable)."""
         scales, means, gain = self.split_gain(params)
         shape = scales.shape
-        return (gaussian.scale_index(jnp.maximum(scales * gain, gaussian.SCALE_BOUND), scale_table),
-                jnp.broadcast_to(means, shape), jnp.broadcast_to(gain, shape), self.offsets(scales, gain))
+        stdev = jnp.maximum(scales * gain, gaussian.SCALE_BOUND)
+        return (gaussian.scale_index(stdev, scale_table), jnp.broadcast_to(means, shape),
+                jnp.broadcast_to(gain, shape), stdev)
+
+    def side_of(self, hyper: Array, gain: Array) -> Array:
+        """The parameter tensor from the hyperprior's ``h_s`` output and the gain channel."""
+        return jnp.concatenate([hyper, gain.astype(hyper.dtype)], -1)
+
+    def side_np(self, hyper: np.ndarray, gain: np.float32) -> np.ndarray:
+        """:meth:`side_of` on the host (coding)."""
+        return np.concatenate([hyper, np.full((*hyper.shape[:-1], 1), gain, np.float32)], -1)
+
+    def offsets_np(self, stdev: np.ndarray, gain: np.ndarray) -> np.ndarray:
+        """:meth:`offsets` on the host, from ``max(sigma g, 0.11)`` (:func:`dense_np`)."""
+        pair = np.stack([stdev.astype(np.float32), gain.astype(np.float32)], -1)
+        return -dense_np(self.offset_net.variables["params"], pair)[..., 0]
 
     def symbols(self, y: np.ndarray, means: np.ndarray, gain: np.ndarray) -> np.ndarray:
         """Coded symbols of ``y`` (numpy float32, as CompressAI's torch ops)."""
@@ -120,12 +150,12 @@ class ScaledGaussian(ConditionalLeaf):
         return np.rint(v).astype(np.int32)
 
     def encode_values(self, ctx, writer, y, coded):
-        idx, means, gain, offsets = coded
+        idx, means, gain, stdev = coded
         sym = self.symbols(y, means, gain)
         writer.encode(ctx.coders["gaussian"], sym, idx)
-        return reconstruct_np(sym, offsets, gain, means), sym
+        return reconstruct_np(sym, self.offsets_np(stdev, gain), gain, means), sym
 
     def decode_values(self, ctx, reader, coded):
-        idx, means, gain, offsets = coded
+        idx, means, gain, stdev = coded
         sym = reader.decode(ctx.coders["gaussian"], idx)
-        return reconstruct_np(sym, offsets, gain, means), sym
+        return reconstruct_np(sym, self.offsets_np(stdev, gain), gain, means), sym

@@ -1,0 +1,161 @@
+"""CompressAI's variable-rate models (Kamisli et al. 2024, arXiv 2402.18930) imported into kamisli2024-vbr.
+
+Against the real CompressAI classes (small N/M, perturbed weights, tests/interop/vbr_models.py): the forward
+pass (x_hat, likelihoods) at an integer level below the top, the top level and an interpolated level
+(CompressAI's `inputscale` at the interpolated gain); real coding: jlic's bytes decode to the encoder's
+latents bit for bit (with another jit setting and batch), the decoded reconstruction is CompressAI's
+`decompress` output (the same symbols: any symbol difference moves x_hat far beyond the tolerance) and the
+byte counts agree within a few percent. The default suite runs mbt2018-mean-vbr; `-m slow` the others and
+every level.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from jlic.interop import compressai as ci
+from tests.interop.compressai_models import test_image, to_torch
+
+pytestmark = pytest.mark.peers
+pytest.importorskip("torch", reason="the peers extra (torch + compressai) is not installed")
+pytest.importorskip("compressai", reason="the peers extra (compressai) is not installed")
+
+from tests.interop.vbr_models import coding_at, gain_at, make_vbr_model  # noqa: E402
+
+NAMES = [pytest.param("bmshj2018-hyperprior-vbr", marks=pytest.mark.slow), "mbt2018-mean-vbr",
+         pytest.param("mbt2018-vbr", marks=pytest.mark.slow)]
+_NETS: dict[str, object] = {}
+
+
+def _net(name: str):
+    if name not in _NETS:
+        _NETS[name] = make_vbr_model(name)
+    return _NETS[name]
+
+
+def _compressai_args(net, level: float) -> dict:
+    scale = gain_at(net, level)
+    return {"stage": 2, "s": int(level), "inputscale": scale if level != int(level) else 0}
+
+
+def _forward_gap(name: str, net, imp, image: np.ndarray, level: float) -> tuple[float, dict[str, float]]:
+    import torch
+
+    with torch.no_grad():
+        ref = net(to_torch(image), **_compressai_args(net, level))
+    out = imp.model.apply(imp.params, image[None].astype(np.float32) / 255, level=level)
+    gap = float(np.abs(np.asarray(out.x_hat[0]) - ref["x_hat"][0].numpy().transpose(1, 2, 0)).max())
+    bits = {}
+    for k in ("y", "z"):
+        ours = float(-np.log2(np.asarray(out.likelihoods[k], np.float64)).sum())
+        theirs = float(-torch.log2(ref["likelihoods"][k].double()).sum())
+        bits[k] = abs(ours - theirs) / max(theirs, 1.0)
+    return gap, bits
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_matches_compressai_at_levels(name):
+    net = _net(name)
+    imp = ci.import_compressai(name, net)
+    assert imp.model.levels == 8 and imp.model.kwargs["variant"] == name.removesuffix("-vbr")
+    image = test_image(64)
+    for level in (3, 7, 5.5):
+        gap, bits = _forward_gap(name, net, imp, image, level)
+        assert gap < 1e-5, (level, gap)
+        assert max(bits.values()) < 1e-4, (level, bits)
+
+
+def test_a_perturbed_weight_breaks_the_forward_match():
+    name = "mbt2018-mean-vbr"
+    net = _net(name)
+    sd = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+    sd["QuantABCD.4.bias"] = sd["QuantABCD.4.bias"] + 0.05  # reconstruction offsets only
+    gap, _ = _forward_gap(name, net, ci.import_compressai(name, sd), test_image(64), 5.0)
+    assert gap > 1e-4, gap
+
+
+def test_import_errors_are_one_line():
+    sd = {k: v.detach().numpy().copy() for k, v in _net("mbt2018-mean-vbr").state_dict().items()}
+    with pytest.raises(ValueError, match="positive"):
+        ci.import_compressai("mbt2018-mean-vbr", {**sd, "Gain": -sd["Gain"]})
+    with pytest.raises(ValueError, match="does not fit"):  # a mean-scale h_s is not a scale one
+        ci.import_compressai("bmshj2018-hyperprior-vbr", sd)
+    with pytest.raises(KeyError, match="Gain"):
+        ci.import_compressai("mbt2018-vbr", {k: v for k, v in sd.items() if k != "Gain"})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_coding_matches_compressai(name):
+    """Levels 3 and 5.5 (7 too with -m slow): CompressAI's own Gaussian tables and jlic's."""
+    import torch
+
+    from jlic.coding import bitstream
+    from jlic.coding.codec import Codec
+
+    net = _net(name)
+    image = test_image(64)
+    x = to_torch(image)
+    for level in (3, 5.5):
+        coding_at(net, level)
+        imp = ci.import_compressai(name, net)
+        assert imp.tables is not None
+        args = _compressai_args(net, level)
+        with torch.no_grad():
+            coded = net.compress(x, **args)
+            ref = net.decompress(coded["strings"], coded["shape"], **args)["x_hat"][0].numpy().transpose(1, 2, 0)
+        ref_bytes = sum(len(s[0]) for s in coded["strings"])
+        decoder = Codec(imp.model, imp.params, imp.tables, jit=False, batch=3)  # any level: the file's
+        for tables in (imp.tables, None):
+            enc = Codec(imp.model.at(level), imp.params, tables)
+            data, latents = enc.compress_with_latents(image)
+            dec = decoder if tables is not None else Codec(imp.model, imp.params, enc.tables, jit=False, batch=3)
+            _, decoded = dec.decompress_latents(data)
+            for k in latents:
+                np.testing.assert_array_equal(decoded[k], latents[k], err_msg=f"{name} level {level} {k}")
+            x_hat = np.clip(np.asarray(dec.fn("synthesis")(imp.params, decoded["y_hat"]))[0], 0, 1)
+            assert np.abs(x_hat - ref).max() < 1e-5, (level, np.abs(x_hat - ref).max())
+            assert np.abs(dec.decompress(data).astype(int) - np.round(ref * 255)).max() <= 1
+            assert np.count_nonzero(latents["y"]) > 0
+            jlic_bytes = sum(len(s) for s in bitstream.unpack(data).streams)
+            assert abs(jlic_bytes - ref_bytes) <= 0.05 * ref_bytes + 8, (level, jlic_bytes, ref_bytes)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["bmshj2018-hyperprior-vbr", "mbt2018-mean-vbr", "mbt2018-vbr"])
+def test_round_trip_every_level_and_between(name):
+    from jlic.coding.codec import Codec
+
+    imp = ci.import_compressai(name, _net(name))
+    image = test_image(128)[:96, :80]
+    decoder = Codec(imp.model, imp.params)
+    sizes = []
+    for level in (*range(8), 6.5, 0.25):
+        data, latents = Codec(imp.model.at(level), imp.params).compress_with_latents(image)
+        _, decoded = decoder.decompress_latents(data)
+        for k in latents:
+            np.testing.assert_array_equal(decoded[k], latents[k], err_msg=f"level {level} {k}")
+        assert decoder.decompress(data).shape == image.shape
+        sizes.append(len(data))
+    assert sizes[:8] == sorted(sizes[:8]) and sizes[6] <= sizes[8] <= sizes[7], sizes
+
+
+@pytest.mark.slow
+def test_import_cli_then_compress_at_a_level(tmp_path):
+    """`python -m jlic import-compressai mbt2018-vbr` then `compress --level 2.5` / `decompress`."""
+    import torch
+    from PIL import Image
+
+    from jlic.coding import bitstream, rate_level
+    from jlic.coding import cli as coding_cli
+
+    net = _net("mbt2018-vbr")
+    torch.save(net.state_dict(), tmp_path / "w.pth.tar")
+    assert ci.main(["mbt2018-vbr", "1", str(tmp_path / "w.pth.tar"), "--out", str(tmp_path / "ckpt")]) == 0
+    Image.fromarray(test_image(64)).save(tmp_path / "in.png")
+    assert coding_cli.main(["compress", "--checkpoint", str(tmp_path / "ckpt"), "--level", "2.5",
+                            str(tmp_path / "in.png"), str(tmp_path / "out.jlic")]) == 0
+    c = bitstream.unpack((tmp_path / "out.jlic").read_bytes())
+    assert rate_level._VALUE.unpack(c.extensions["rate_level"])[0] == 2.5
+    assert coding_cli.main(["decompress", "--checkpoint", str(tmp_path / "ckpt"), str(tmp_path / "out.jlic"),
+                            str(tmp_path / "out.png")]) == 0
