@@ -103,13 +103,15 @@ def test_coding_matches_compressai(name):
         args = _compressai_args(net, level)
         with torch.no_grad():
             coded = net.compress(x, **args)
-            ref = net.decompress(coded["strings"], coded["shape"], **args)["x_hat"][0].numpy().transpose(1, 2, 0)
+            ref = net.decompress(coded["strings"], coded["shape"], **args)["x_hat"]
+        ref = ref[0].numpy().transpose(1, 2, 0)
         ref_bytes = sum(len(s[0]) for s in coded["strings"])
-        decoder = Codec(imp.model, imp.params, imp.tables, jit=False, batch=3)  # any level: the file's
+        decoder = Codec(imp.model, imp.params, imp.tables, jit=False, batch=3)
         for tables in (imp.tables, None):
             enc = Codec(imp.model.at(level), imp.params, tables)
             data, latents = enc.compress_with_latents(image)
-            dec = decoder if tables is not None else Codec(imp.model, imp.params, enc.tables, jit=False, batch=3)
+            # another jit setting and batch than the encoder's; the decoder takes the level from the file
+            dec = decoder if tables is not None else Codec(imp.model, imp.params, enc.tables, False, batch=3)
             _, decoded = dec.decompress_latents(data)
             for k in latents:
                 np.testing.assert_array_equal(decoded[k], latents[k], err_msg=f"{name} level {level} {k}")
@@ -159,3 +161,45 @@ def test_import_cli_then_compress_at_a_level(tmp_path):
     assert rate_level._VALUE.unpack(c.extensions["rate_level"])[0] == 2.5
     assert coding_cli.main(["decompress", "--checkpoint", str(tmp_path / "ckpt"), str(tmp_path / "out.jlic"),
                             str(tmp_path / "out.png")]) == 0
+
+
+def test_zoo_url_table_has_the_vbr_files():
+    from jlic.interop import pretrained as zoo
+
+    assert zoo.url_for("mbt2018-mean-vbr", 1) == f"{zoo.COMPRESSAI_URL}/mbt2018-mean-mse-vbr-45d095e9.pth.tar"
+    assert zoo.qualities("mbt2018-vbr") == [1]
+    with pytest.raises(zoo.PretrainedError, match="only"):
+        zoo.url_for("bmshj2018-hyperprior-vbr", 1, "ms-ssim")
+
+
+@pytest.mark.slow
+def test_zoo_download_convert_and_code_at_a_level(tmp_path):
+    """The zoo path from a local server (tests/interop/zoo_server.py): download, convert, code at level 4.5."""
+    import hashlib
+    import io
+    import json
+
+    import torch
+
+    from jlic.models import registry
+    from tests.interop.zoo_server import ZooServer
+
+    name = "mbt2018-mean-vbr"
+    buf = io.BytesIO()
+    torch.save(_net(name).state_dict(), buf)
+    data = buf.getvalue()
+    fname = f"mbt2018-mean-mse-vbr-{hashlib.sha256(data).hexdigest()[:8]}.pth.tar"
+    server = ZooServer()
+    try:
+        server.files[f"/zoo/{fname}"] = data
+        index = tmp_path / "index.json"
+        index.write_text(json.dumps({name: {"mse": {"1": f"{server.url}/zoo/{fname}"}}}))
+        pre = registry.get(name, 1, pretrained=True, cache=tmp_path / "cache", index=index)
+    finally:
+        server.close()
+    assert pre.model.name == "kamisli2024-vbr" and pre.model.kwargs["variant"] == "mbt2018-mean"
+    from jlic.coding.conventions import make_codec
+
+    image = test_image(64)
+    data = make_codec(pre.model.at(4.5), pre.params, pre.tables, "compressai").compress(image)
+    assert pre.codec().decompress(data).shape == image.shape
