@@ -151,19 +151,20 @@ def test_import_cli_then_compress_at_a_level(tmp_path):
     import torch
     from PIL import Image
 
+    from jlic import cli
     from jlic.coding import bitstream, rate_level
-    from jlic.coding import cli as coding_cli
 
     net = _net("mbt2018-vbr")
     torch.save(net.state_dict(), tmp_path / "w.pth.tar")
-    assert ci.main(["mbt2018-vbr", "1", str(tmp_path / "w.pth.tar"), "--out", str(tmp_path / "ckpt")]) == 0
+    ckpt = str(tmp_path / "ckpt")
+    assert cli.main(["import-compressai", "mbt2018-vbr", "1", str(tmp_path / "w.pth.tar"), "--out", ckpt]) == 0
     Image.fromarray(test_image(64)).save(tmp_path / "in.png")
-    assert coding_cli.main(["compress", "--checkpoint", str(tmp_path / "ckpt"), "--level", "2.5",
-                            str(tmp_path / "in.png"), str(tmp_path / "out.jlic")]) == 0
+    out = str(tmp_path / "out.jlic")
+    assert cli.main(["compress", "--checkpoint", ckpt, "--level", "2.5", str(tmp_path / "in.png"), out]) == 0
     c = bitstream.unpack((tmp_path / "out.jlic").read_bytes())
     assert rate_level._VALUE.unpack(c.extensions["rate_level"])[0] == 2.5
-    assert coding_cli.main(["decompress", "--checkpoint", str(tmp_path / "ckpt"), str(tmp_path / "out.jlic"),
-                            str(tmp_path / "out.png")]) == 0
+    assert cli.main(["decompress", "--checkpoint", ckpt, out, str(tmp_path / "out.png")]) == 0
+    assert np.asarray(Image.open(tmp_path / "out.png")).shape == (64, 64, 3)
 
 
 def test_zoo_url_table_has_the_vbr_files():
