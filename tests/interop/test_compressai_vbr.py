@@ -92,7 +92,8 @@ def test_import_errors_are_one_line():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_coding_matches_compressai(name):
-    """Level 3 with CompressAI's own Gaussian tables, 5.5 with jlic's."""
+    """Level 3 with CompressAI's own Gaussian tables (decoded without jit), 5.5 with jlic's (decoded 3
+    positions per network call)."""
     import torch
 
     from jlic.coding import bitstream
@@ -101,10 +102,11 @@ def test_coding_matches_compressai(name):
     net = _net(name)
     image = test_image(64)
     x = to_torch(image)
-    for level, own_tables in ((3, True), (5.5, False)):
-        coding_at(net, level)
-        imp = ci.import_compressai(name, net)
-        assert imp.tables is not None
+    coding_at(net, 3)  # CompressAI's update(): its Gaussian tables (the same at every level) for the import
+    imp = ci.import_compressai(name, net)
+    assert imp.tables is not None
+    for level, own_tables, jit in ((3, True, False), (5.5, False, True)):
+        coding_at(net, level)  # CompressAI's z tables of the level
         args = _compressai_args(net, level)
         with torch.no_grad():
             coded = net.compress(x, **args)
@@ -113,8 +115,8 @@ def test_coding_matches_compressai(name):
         ref_bytes = sum(len(s[0]) for s in coded["strings"])
         enc = Codec(imp.model.at(level), imp.params, imp.tables if own_tables else None)
         data, latents = enc.compress_with_latents(image)
-        # another jit setting and batch than the encoder's; the unbound decoder takes the level from the file
-        dec = Codec(imp.model, imp.params, enc.tables, jit=False, batch=3)
+        # another jit setting or batch than the encoder's; the unbound decoder takes the level from the file
+        dec = Codec(imp.model, imp.params, enc.tables, jit=jit, batch=3)
         _, decoded = dec.decompress_latents(data)
         for k in latents:
             np.testing.assert_array_equal(decoded[k], latents[k], err_msg=f"{name} level {level} {k}")
