@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             sym = _compressai_symbols(net, name, x, scale)
             jb = sum(len(s) for s in bitstream.unpack(data).streams)
             cb = sum(len(s[0]) for s in coded["strings"])
-            same = None if sym is None else bool(np.array_equal(sym, latents["y"]))
+            same = None if sym is None else bool(np.array_equal(sym, latents["y"][0]))
             row = {"model": name, "level": level, "gain": float(scale), "jlic_bytes": jb,
                    "compressai_bytes": cb, "ratio": jb / cb, "y_symbols_equal": same,
                    "decoded_bit_exact": all(np.array_equal(decoded[k], latents[k]) for k in latents),
