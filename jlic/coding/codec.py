@@ -225,12 +225,13 @@ class Codec:
         if hp % stride or wp % stride or max(t + b, left + r) >= stride:
             raise BitstreamError(f"padding {c.padding} of a {c.height}x{c.width} image is not the model's")
         limits.check_container(self.model, self.params, c, hp, wp)  # before any decoding: caps, memory bound
-        rate_level.read(self.model, c)  # a variable-rate model's file must carry a valid level
+        level = rate_level.read(self.model, c)  # a variable-rate model's file must carry a valid level
         if len(c.streams) != 1:
             raise BitstreamError(f"expected 1 entropy-coded stream for {self.model.name}, got {len(c.streams)}")
         y_shape = _shape_of(self.model.analysis, self.params, jax.ShapeDtypeStruct((1, hp, wp, 3), jnp.float32))
         reader = StreamReader(c.streams[0], check=True)
-        y_hat, symbols = self.latent_codec.decode(self.context_for(c.mode), reader, y_shape, None)
+        ctx = rate_level.decoding_context(self.context_for(c.mode), level)
+        y_hat, symbols = self.latent_codec.decode(ctx, reader, y_shape, None)
         reader.finish()
         return {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
 

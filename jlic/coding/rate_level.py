@@ -10,6 +10,7 @@ refuse files that carry one. Imports nothing from the models: a model is variabl
 
 from __future__ import annotations
 
+import copy
 import math
 import struct
 from typing import Any
@@ -50,3 +51,13 @@ def synthesis_args(model: Any, c: Container) -> tuple[float, ...]:
     """Extra arguments of ``model.synthesis`` for the file ``c``: its level, or none (fixed rate)."""
     level = read(model, c)
     return () if level is None else (level,)
+
+
+def decoding_context(ctx: Any, level: float | None) -> Any:
+    """The coding context at the file's ``level`` for a model whose latent codec reads ``ctx.rate_level``
+    (gains inside the codec, :mod:`jlic.latent_codecs.gained`); other contexts are returned unchanged."""
+    if level is None or not hasattr(ctx, "rate_level"):
+        return ctx
+    c = copy.copy(ctx)
+    c.rate_level = level
+    return c

@@ -156,7 +156,7 @@ def decode_tiles(codec: Any, c: Container) -> Iterator[tuple[int, int, np.ndarra
     if len(c.streams) != 1:
         raise BitstreamError(f"expected 1 entropy-coded stream for {codec.model.name}, got {len(c.streams)}")
     reader = StreamReader(c.streams[0], check=True)
-    ctx = codec.context_for(c.mode)
+    ctx = rate_level.decoding_context(codec.context_for(c.mode), level[0] if level else None)
     for t, left, th, tw in grid.boxes():
         pt, pb, pl, pr = codec.pads(th, tw)
         x = jax.ShapeDtypeStruct((1, th + pt + pb, tw + pl + pr, 3), jnp.float32)

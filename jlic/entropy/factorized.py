@@ -63,14 +63,18 @@ def logits_cumulative(params: Params, x: Array, stop_gradient: bool = False) -> 
     return h[..., 0]
 
 
-def likelihood(params: Params, x: Array, bound: float = LIKELIHOOD_BOUND) -> Array:
-    """P(x - 1/2 < X < x + 1/2) per element of `x` (..., C), lower-bounded at `bound`.
+def likelihood(params: Params, x: Array, bound: float = LIKELIHOOD_BOUND, step: Array | float = 1.0) -> Array:
+    """P(x - step/2 < X < x + step/2) per element of `x` (..., C), lower-bounded at `bound`.
+
+    `step` (default 1): the quantization step of `x`, e.g. the per-level step of a variable-rate hyperprior
+    (Kamisli et al. 2024, arXiv 2402.18930).
 
     Uses the sign flip of tensorflow-compression (`|sigmoid(s*u) - sigmoid(s*l)|`, `s = -sign(l + u)`), which
     keeps precision in the upper tail.
     """
-    lower = logits_cumulative(params, x - 0.5)
-    upper = logits_cumulative(params, x + 0.5)
+    half = 0.5 if isinstance(step, (int, float)) and step == 1.0 else 0.5 * step
+    lower = logits_cumulative(params, x - half)
+    upper = logits_cumulative(params, x + half)
     sign = jax.lax.stop_gradient(-jnp.sign(lower + upper))
     p = jnp.abs(jax.nn.sigmoid(sign * upper) - jax.nn.sigmoid(sign * lower))
     return lower_bound(p, bound)
@@ -116,9 +120,10 @@ def bisect_quantiles(params: Params, tail_mass: float = DEFAULT_TAIL_MASS, radiu
     return np.asarray(run(params)).T
 
 
-def pmf_table(params: Params, tail_mass: float = DEFAULT_TAIL_MASS
+def pmf_table(params: Params, tail_mass: float = DEFAULT_TAIL_MASS, step: float = 1.0
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Probability tables for coding `round(z - median)` per channel.
+    """Probability tables for coding `round((z - median) / step)` per channel (`step` 1 unless a variable-rate
+    model quantizes z with a coarser step, arXiv 2402.18930).
 
     Returns `(pmf (C, L) float64, offset (C,) int32, length (C,) int32)`; row `c` holds
     P(symbol = offset[c] + k) for k < length[c] and zeros beyond. The support spans the tail-mass quantiles
@@ -126,12 +131,13 @@ def pmf_table(params: Params, tail_mass: float = DEFAULT_TAIL_MASS
     """
     med = np.asarray(medians(params), np.float64)
     q = bisect_quantiles(params, tail_mass)
-    minima = np.maximum(np.ceil(med - q[:, 0]), 0).astype(np.int64)
-    maxima = np.maximum(np.ceil(q[:, 2] - med), 0).astype(np.int64)
+    minima = np.maximum(np.ceil((med - q[:, 0]) / step), 0).astype(np.int64)
+    maxima = np.maximum(np.ceil((q[:, 2] - med) / step), 0).astype(np.int64)
     length = minima + maxima + 1
     size = int(length.max())
     k = np.arange(size)[:, None]
-    samples = (med - minima)[None, :] + k  # (L, C)
-    pmf = np.asarray(likelihood(params, jnp.asarray(samples, jnp.float32), bound=0.0), np.float64).T
+    samples = (med - minima * step)[None, :] + k * step  # (L, C)
+    pmf = np.asarray(likelihood(params, jnp.asarray(samples, jnp.float32), bound=0.0, step=float(step)),
+                     np.float64).T
     pmf = np.where(k.T < length[:, None], pmf, 0.0)
     return pmf, (-minima).astype(np.int32), length.astype(np.int32)

@@ -63,6 +63,7 @@ _BUFFER_SUFFIXES = (
     "._offset", "._quantized_cdf", "._cdf_length", "entropy_bottleneck.target", ".likelihood_lower_bound.bound",
     "_reparam.pedestal", "_reparam.lower_bound.bound", "gaussian_conditional.scale_table",
     "gaussian_conditional.scale_bound", "gaussian_conditional.lower_bound_scale.bound", ".mask",
+    "lower_bound_zqstep.bound",  # the vbr models' constant 0.5 (jlic.latent_codecs.gained.MIN_Z_STEP)
 )
 _CDF_PRECISION = 16  # CompressAI's entropy_coder_precision
 
@@ -233,6 +234,8 @@ def _convert_leaf(path: tuple[str, ...], value: np.ndarray, shape: tuple[int, ..
     if path[-1] == "kernel" and value.ndim == 4:
         transposed = classes.get(path[:-1]) == "ConvTranspose"
         value = value.transpose(2, 3, 0, 1) if transposed else value.transpose(2, 3, 1, 0)
+    elif path[-1] == "kernel" and value.ndim == 2 and classes.get(path[:-1]) == "Dense":
+        value = value.T  # nn.Linear (out, in) -> (in, out)
     elif path[0].startswith("entropy_bottleneck") and value.size == int(np.prod(shape)):
         value = value.reshape(shape)  # biases/factors (C, out, 1) -> (C, out), quantiles (C, 1, 3) -> (C, 3)
     if tuple(value.shape) != tuple(shape):
@@ -289,6 +292,8 @@ def export_state_dict(model: CompressionModel, params: Params) -> dict[str, np.n
         if path[-1] == "kernel" and v.ndim == 4:
             transposed = classes.get(path[:-1]) == "ConvTranspose"
             v = v.transpose(2, 3, 0, 1) if transposed else v.transpose(3, 2, 0, 1)
+        elif path[-1] == "kernel" and v.ndim == 2 and classes.get(path[:-1]) == "Dense":
+            v = v.T
         elif path[0].startswith("entropy_bottleneck") and len(path) == 2 and path[-1] != "quantiles":
             v = v if path[-1].startswith("matrix_") else v[..., None]
         elif path[0].startswith("entropy_bottleneck") and path[-1] == "quantiles":
@@ -421,7 +426,12 @@ def compressai_tables(state_dict: Mapping[str, np.ndarray]) -> Any | None:
 
 def import_compressai(name: str, source: str | Path | Mapping[str, Any] | Any, quality: int | None = None,
                       strict: bool = True) -> Imported:
-    """Import CompressAI weights of zoo model `name` from a file path, `nn.Module` or state_dict."""
+    """Import CompressAI weights of zoo model `name` from a file path, `nn.Module` or state_dict (the
+    variable-rate `*-vbr` models: :mod:`jlic.interop.compressai_vbr`)."""
+    from jlic.interop import compressai_vbr
+
+    if name in compressai_vbr.VBR_CLASSES:
+        return compressai_vbr.import_vbr(name, source, strict=strict)
     sd = rename_keys(load_state_dict(source))
     model = build_model(name, sd, quality)
     params = convert(model, sd, strict=strict)
@@ -439,7 +449,10 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m jlic import-compressai MODEL QUALITY weights.pth --out DIR`."""
     ap = argparse.ArgumentParser(prog="python -m jlic import-compressai",
                                  description="Convert a CompressAI state_dict into a jlic checkpoint.")
-    ap.add_argument("model", choices=sorted(COMPRESSAI_CLASSES), help="CompressAI zoo / jlic registry name")
+    from jlic.interop.compressai_vbr import VBR_CLASSES
+
+    ap.add_argument("model", choices=sorted({**COMPRESSAI_CLASSES, **VBR_CLASSES}),
+                    help="CompressAI zoo / jlic registry name")
     ap.add_argument("quality", type=int, help="zoo quality (1..8; N/M are read off the weights)")
     ap.add_argument("weights", type=Path, help=".pth or .pth.tar file (loaded with weights_only=True)")
     ap.add_argument("--out", type=Path, required=True, help="output directory (model.json + params.npz)")

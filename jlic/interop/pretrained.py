@@ -7,7 +7,9 @@
     python -m jlic eval --checkpoint ckpt/hyper-q3 --data ../shared/data/kodak --convention compressai
 
 Six models (Ballé et al. 2018, arXiv 1802.01436; Minnen et al. 2018, arXiv 1809.02736; Cheng et al. 2020,
-arXiv 2001.01568), qualities 1-8 (1-6 for cheng2020), metrics mse and ms-ssim. The file names, and the
+arXiv 2001.01568), qualities 1-8 (1-6 for cheng2020), metrics mse and ms-ssim; and the three variable-rate
+models (`bmshj2018-hyperprior-vbr`, `mbt2018-mean-vbr`, `mbt2018-vbr`, Kamisli et al. 2024, arXiv 2402.18930;
+mse, one file: quality 1, the level chosen when coding). The file names, and the
 SHA-256 prefix each one carries (`<stem>-<hash8>.pth.tar`), are those of CompressAI's `zoo/image.py`; as
 torch.hub does, a download is accepted only if the SHA-256 of its bytes starts with that prefix.
 
@@ -68,6 +70,11 @@ _FILES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
         "465f2b64", "e0805385", "2d07bbdf", "f7b0ccf2", "26c8920e", "730501f2")),
     ("cheng2020-attn", "ms-ssim"): ("cheng2020_attn-ms-ssim-{q}", (
         "c5381d91", "5dad201d", "5c9be841", "8b2f647e", "5ca1f34c", "216423ec")),
+    # CompressAI's variable-rate models (zoo/image_vbr.py, arXiv 2402.18930): one file for all rates, so one
+    # "quality"; the rate level is chosen when coding (`model.at(level)`, `python -m jlic compress --level`).
+    ("bmshj2018-hyperprior-vbr", "mse"): ("bmshj2018-hyperprior-mse-vbr", ("cddd26be",)),
+    ("mbt2018-mean-vbr", "mse"): ("mbt2018-mean-mse-vbr", ("45d095e9",)),
+    ("mbt2018-vbr", "mse"): ("mbt2018-mse-vbr", ("f12581a1",)),
 }
 MODELS = tuple(dict.fromkeys(name for name, _ in _FILES))
 _HASH = re.compile(r"-([0-9a-f]{6,64})\.")
@@ -114,6 +121,9 @@ def _key(name: str, metric: str) -> tuple[str, str]:
         raise PretrainedError(f"no pretrained weights for {name!r}; available: {', '.join(MODELS)}")
     if metric not in METRICS:
         raise PretrainedError(f"metric must be one of {METRICS}, not {metric!r}")
+    if (name, metric) not in _FILES:
+        published = [m for n, m in _FILES if n == name]
+        raise PretrainedError(f"{name} is published for {published} only, not {metric!r}")
     return name, metric
 
 

@@ -25,6 +25,7 @@ _MODEL_MODULES = (
     "jlic.models.entroformer",
     "jlic.models.variable_rate",
     "jlic.models.mlicpp",
+    "jlic.models.kamisli2024",
 )
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}

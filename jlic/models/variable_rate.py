@@ -103,13 +103,11 @@ def _forward(m: Any, x: Array, gain: Array, inv_gain: Array, train: bool) -> tup
     return m.synthesis(out.y_hat * inv_gain), out.likelihoods
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
-class VariableRateModel(CompressionModel):
-    """A registered model with per-level gains (see the module docstring); ``level``: the coding level."""
+class RateLevels:
+    """Levels of a variable-rate model dataclass with fields ``lambdas`` (one per level) and ``level``."""
 
-    base: CompressionModel | None = None
-    lambdas: tuple[float, ...] = ()
-    level: float | None = None
+    lambdas: tuple[float, ...]
+    level: float | None
 
     @property
     def levels(self) -> int:
@@ -120,13 +118,22 @@ class VariableRateModel(CompressionModel):
         """The bound level, or the top one."""
         return float(self.levels - 1) if self.level is None else float(self.level)
 
-    def at(self, level: float) -> VariableRateModel:
+    def at(self, level: float) -> Any:
         """This model coding at ``level`` (fractional allowed); a bad level is a one-line ``ValueError``."""
         return dataclasses.replace(self, level=check_level(level, self.levels))
 
-    def at_lambda(self, lmbda: float) -> VariableRateModel:
+    def at_lambda(self, lmbda: float) -> Any:
         """This model at the level of ``lmbda`` (log-interpolated between the trained λ)."""
         return self.at(level_of_lambda(lmbda, self.lambdas))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class VariableRateModel(RateLevels, CompressionModel):
+    """A registered model with per-level gains (see the module docstring); ``level``: the coding level."""
+
+    base: CompressionModel | None = None
+    lambdas: tuple[float, ...] = ()
+    level: float | None = None
 
     @functools.cached_property
     def latent_channels(self) -> int:
