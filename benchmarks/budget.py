@@ -1,0 +1,178 @@
+"""Equal CPU budget: train several architectures for the same CPU seconds on the same data, then code Kodak.
+
+Issue 15's comparison of mbt2018-mean, ELIC (arXiv 2203.10886), MLIC++ (arXiv 2307.15421) and Entroformer
+(arXiv 2202.05492) at CPU sizes. Each model runs in its own process (so its CPU clock and memory are its own):
+
+    for m in mbt2018-mean elic2022 mlicpp entroformer; do
+      nice -n 10 python -m benchmarks.budget --model $m --cpu-seconds 900 --workdir runs/budget
+    done
+    python -m benchmarks.budget --summary runs/budget
+
+One process: build the model at its CPU size (`SIZES`, the CPU configs' widths; latents M=40 for all but
+Entroformer, whose CPU config is narrower, see `SIZES`), `model.init`, compile the train step (both timed and
+*not* charged to the budget), then train on random crops of `--data` with the same batch, crop, λ, optimizer
+and seed until the process has spent `--cpu-seconds` of CPU time (`time.process_time`, all threads, so it is
+fair under a shared machine's load) in training steps and data loading. Then it exports the params and
+evaluates every image of `--eval` with real bytes (`jlic.train.evaluate.evaluate_model`: compress, decode,
+bpp from the file size, PSNR of the decoded 8-bit image) beside the estimate (`-Σ log2 p`, and the float
+forward pass's PSNR). Appends one record per model to `benchmarks/results/budget-<date>.jsonl`.
+
+What such a budget shows: which architecture learns fastest per CPU second at the very start of training on
+a CPU (and the coding cost of each). What it cannot show: their ranking when trained to convergence, which
+is what the papers report — a few hundred steps at 128² crops is ~0.01% of a paper's training signal
+(`../shared/reference/cpu-training-facts.md`), and larger context models are the slowest to start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SIZES: dict[str, dict[str, Any]] = {
+    "mbt2018-mean": {"N": 32, "M": 40},
+    "elic2022": {"N": 32, "M": 40, "context_widths": (48, 32)},  # experiments/configs/elic2022_cpu.py
+    "mlicpp": {"N": 32, "M": 40, "channel_widths": (32, 24), "parameter_widths": (48, 32, 24),
+               "lrp_widths": (32, 24)},  # experiments/configs/mlicpp_cpu.py
+    "entroformer": {"N": 32, "M": 40, "dim": 40, "depth": 2, "heads": 2, "mlp_ratio": 4, "position_num": 7,
+                    "topk": 16, "hyper_blocks": 1},  # entroformer_cpu.py's blocks at M=40, top-k 16
+}
+
+
+def _train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    import jax
+    import jax.numpy as jnp
+
+    from jlic.data.pipeline import get_source, train_iterator
+    from jlic.models import registry
+    from jlic.models.export import save_model
+    from jlic.train.state import create_train_state
+    from jlic.train.step import make_train_step
+
+    kwargs = SIZES[args.model]
+    model = registry.get(args.model, 3, **kwargs)
+    config = {"lr": args.lr, "aux_lr": 1e-3, "clip_norm": 1.0, "metric": "mse",
+              "image_shape": (1, model.stride, model.stride, 3)}
+    key = jax.random.PRNGKey(args.seed)
+    t0, c0 = time.monotonic(), time.process_time()
+    # `model.init`'s values, but flax's ops dispatched one by one: XLA:CPU takes minutes to compile the init
+    # program of MLIC++/ELIC (one threefry derivation per leaf), and the budget does not count init anyway.
+    init_key, noise_key = jax.random.split(jax.random.fold_in(key, 0))
+    params = model.module.init({"params": init_key, "noise": noise_key},
+                               jnp.zeros(config["image_shape"], jnp.float32), True)["params"]
+    state = create_train_state(model, key, config, params=params)
+    jax.block_until_ready(state)
+    init_s = (time.monotonic() - t0, time.process_time() - c0)
+    n_params = sum(int(np.size(v)) for v in jax.tree.leaves(state.params))
+
+    step = jax.jit(make_train_step(model, config), donate_argnums=0)
+    it = train_iterator(get_source(args.data), crop=args.crop, batch_size=args.batch, seed=args.seed)
+    lmbda = jnp.float32(args.lmbda)
+    t0, c0 = time.monotonic(), time.process_time()
+    state, m = step(state, jnp.asarray(next(it)), lmbda, jax.random.fold_in(key, 1))
+    jax.block_until_ready(m)
+    compile_s = (time.monotonic() - t0, time.process_time() - c0)
+
+    log, steps, spent, wall = [], 1, 0.0, 0.0
+    window: list[dict[str, float]] = []
+    while spent < args.cpu_seconds:
+        t0, c0 = time.monotonic(), time.process_time()
+        batch = jnp.asarray(next(it))
+        state, m = step(state, batch, lmbda, jax.random.fold_in(key, steps + 1))
+        m = {k: float(v) for k, v in jax.device_get(m).items()}
+        spent += time.process_time() - c0
+        wall += time.monotonic() - t0
+        steps += 1
+        if not m["finite"]:
+            raise FloatingPointError(f"{args.model}: non-finite loss at step {steps}")
+        window.append(m)
+        if len(window) == 50:
+            log.append({"step": steps, "cpu_s": round(spent, 1),
+                        **{k: float(np.mean([w[k] for w in window])) for k in ("loss", "bpp", "psnr")}})
+            print(json.dumps(log[-1]), flush=True)
+            window = []
+    export = save_model(out / "export", model, jax.device_get(state.params),
+                        extra={"lambda": args.lmbda, "steps": steps})
+    return {"model": args.model, "kwargs": kwargs, "params": n_params, "init_s": init_s,
+            "compile_first_step_s": compile_s, "train_steps": steps, "train_cpu_s": spent,
+            "train_wall_s": wall, "cpu_s_per_step": spent / max(1, steps - 1), "log": log,
+            "export": str(export)}
+
+
+def _evaluate(args: argparse.Namespace, record: dict[str, Any]) -> dict[str, Any]:
+    import jax
+    import jax.numpy as jnp
+
+    from jlic.data.image import to_float
+    from jlic.data.pipeline import eval_images
+    from jlic.models.export import load_model
+    from jlic.train.evaluate import evaluate_model
+    from jlic.train.step import make_eval_step
+
+    model, params = load_model(record["export"])
+    images = eval_images(args.eval, limit=args.eval_limit)
+    fwd = jax.jit(make_eval_step(model))
+    est = [jax.device_get(fwd(params, jnp.asarray(to_float(im))[None], args.lmbda)) for im in images]
+    t0 = time.monotonic()
+    real = evaluate_model(model, params, images)
+    return {"eval": args.eval, "eval_images": len(images), "eval_wall_s": time.monotonic() - t0,
+            "forward_bpp": float(np.mean([e["bpp"] for e in est])),
+            "forward_psnr": float(np.mean([e["psnr"] for e in est])),
+            **{f"real_{k}": v for k, v in real.items()}}
+
+
+def _summary(workdir: Path) -> None:
+    rows = [json.loads(p.read_text()) for p in sorted(workdir.glob("*/record.json"))]
+    head = ("model", "params", "steps", "cpu s/step", "compile s", "est bpp", "real bpp", "PSNR", "fwd PSNR",
+            "enc s", "dec s")
+    print(" | ".join(head))
+    for r in rows:
+        print(" | ".join(str(x) for x in (
+            r["model"], f"{r['params'] / 1e6:.3f} M", r["train_steps"], f"{r['cpu_s_per_step']:.2f}",
+            f"{r['compile_first_step_s'][0]:.0f}", f"{r['real_bpp-estimated']:.3f}", f"{r['real_bpp']:.3f}",
+            f"{r['real_psnr-rgb']:.2f}", f"{r['forward_psnr']:.2f}", f"{r['real_encoding_time']:.2f}",
+            f"{r['real_decoding_time']:.2f}")))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", choices=sorted(SIZES))
+    p.add_argument("--cpu-seconds", type=float, default=900.0)
+    p.add_argument("--lmbda", type=float, default=0.0067)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default="folder:../shared/data/bsds200")
+    p.add_argument("--eval", default="folder:../shared/data/kodak")
+    p.add_argument("--eval-limit", type=int, default=None)
+    p.add_argument("--workdir", default="runs/budget")
+    p.add_argument("--summary", metavar="WORKDIR", help="print the table of a finished workdir and exit")
+    args = p.parse_args(argv)
+    if args.summary:
+        _summary(Path(args.summary))
+        return 0
+    if not args.model:
+        p.error("--model is required (or --summary)")
+    from benchmarks.records import append_record, cpu_name
+
+    out = Path(args.workdir) / args.model
+    out.mkdir(parents=True, exist_ok=True)
+    record = {"cpu": cpu_name(), "cores": os.cpu_count(), "load_before": os.getloadavg(),
+              "settings": {k: v for k, v in vars(args).items() if k != "summary"}}
+    record.update(_train(args, out))
+    record["load_after_train"] = os.getloadavg()
+    record.update(_evaluate(args, record))
+    (out / "record.json").write_text(json.dumps(record, indent=1))
+    append_record("budget", record)
+    print(json.dumps({k: v for k, v in record.items() if k != "log"}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
