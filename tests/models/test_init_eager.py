@@ -16,7 +16,7 @@ def _equal(a, b) -> bool:
 
 
 def test_eager_init_equals_jitted_init(monkeypatch):
-    model = registry.get("bmshj2018-hyperprior", 1, N=8, M=8)
+    model = registry.get("bmshj2018-factorized", 1, N=8, M=8)
     key = jax.random.PRNGKey(3)
     jitted = model.init(key, (1, 64, 64, 3), jit=True)
     assert _equal(jitted, model.init(key, (1, 64, 64, 3), jit=False))
@@ -27,7 +27,7 @@ def test_eager_init_equals_jitted_init(monkeypatch):
 
 def test_loop_state_init_eager_equals_jitted(monkeypatch):
     c = default.get_config()
-    c.model_kwargs, c.batch_size = {"N": 8, "M": 8}, 2
+    c.model, c.model_kwargs, c.batch_size = "bmshj2018-factorized", {"N": 8, "M": 8}, 2
     model = loop.build_model(c)
     states = {}
     for leaves in (10**6, 0):  # jitted, then eager
