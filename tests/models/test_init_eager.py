@@ -4,6 +4,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from experiments.configs import default
 from jlic.models import base, registry
@@ -25,6 +26,7 @@ def test_eager_init_equals_jitted_init(monkeypatch):
     assert not base.jit_init(len(jax.tree.leaves(jitted))) and _equal(jitted, model.init(key, (1, 64, 64, 3)))
 
 
+@pytest.mark.slow  # ~85 s on the loaded 2-core box
 def test_loop_state_init_eager_equals_jitted(monkeypatch):
     c = default.get_config()
     c.model, c.model_kwargs, c.batch_size = "bmshj2018-factorized", {"N": 8, "M": 8}, 2
