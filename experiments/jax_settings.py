@@ -1,4 +1,5 @@
-"""JAX process settings of the experiment shells, from the config: the persistent compilation cache.
+"""JAX process settings of the experiment shells, from the config: the persistent compilation cache and
+extra XLA flags.
 
 XLA:CPU takes minutes to compile the train step of the larger CPU configs (`benchmarks/compile.py`); with
 the cache on disk a rerun, a resumed sweep or another sweep of the same model loads the compiled programs
@@ -10,6 +11,11 @@ None (default): `$JAX_COMPILATION_CACHE_DIR` if set, else `jax-cache` in jlic's 
 persistent cache. `config.jax_cache_min_compile_s`:
 programs that compiled faster than this are not written (jax's default 1 s keeps the many tiny eager ops
 out). `config.jax_cache_max_bytes`: the cache drops least recently used entries above this size.
+
+`config.xla_flags` (default ""): appended to `$XLA_FLAGS` before the backend starts, e.g.
+`--xla_backend_optimization_level=1`, which cut XLA:CPU's compile of a small train step by about a third at
+the same step time but changes float rounding (`python -m benchmarks.compile --variants base,O1`); off by
+default so results stay reproducible across versions of this code.
 """
 
 from __future__ import annotations
@@ -40,8 +46,11 @@ def cache_dir(config: Any) -> str | None:
 
 
 def apply(config: Any) -> str | None:
-    """Set the persistent compilation cache of this process from `config`; returns its directory (or None).
-    Call before the first compilation."""
+    """Set the persistent compilation cache (and XLA flags) of this process from `config`; returns the cache
+    directory (or None). Call before the first computation (XLA reads its flags when the backend starts)."""
+    flags = str(config.get("xla_flags", None) or "").strip()
+    if flags:
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
     import jax
 
     path = cache_dir(config)

@@ -80,6 +80,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.jax_cache_dir = ml_collections.config_dict.placeholder(str)
     c.jax_cache_min_compile_s = 1.0
     c.jax_cache_max_bytes = 4 << 30  # least recently used entries dropped above this
+    c.xla_flags = ""  # appended to $XLA_FLAGS, e.g. "--xla_backend_optimization_level=1" (jax_settings.py)
     # data: "embedded", "folder:/path", "tfds:NAME[:SPLIT]"
     c.data = ml_collections.ConfigDict()
     c.data.train = "embedded"

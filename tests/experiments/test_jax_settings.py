@@ -66,3 +66,14 @@ def test_cache_dir_choice(monkeypatch, tmp_path):
     assert jax_settings.cache_dir(ml_collections.ConfigDict({"jax_cache_dir": "gs://b/c"})) == "gs://b/c"
     home = jax_settings.cache_dir(ml_collections.ConfigDict({"jax_cache_dir": "~/c"}))
     assert home == str(Path.home() / "c")
+
+
+def test_xla_flags_reach_the_backend(tmp_path):
+    """`config.xla_flags` is in force in the process (an unknown flag makes XLA abort at backend start)."""
+    code = ("import ml_collections, jax; from experiments import jax_settings; "
+            "c = ml_collections.ConfigDict({'jax_cache_dir': 'none', 'xla_flags': '--xla_no_such_flag'}); "
+            "jax_settings.apply(c); jax.numpy.zeros(1).block_until_ready()")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0 and "xla_no_such_flag" in proc.stderr
