@@ -20,8 +20,9 @@ in sequential-sweep form (one λ model, `jlic.train.loop.build_programs`):
 Variants (`--variants`, run alternately within one `--repeat` round so load drifts hit them alike): `base`
 (as configured), XLA:CPU flags (`O0`, `O1`: `--xla_backend_optimization_level`, `noexp`:
 `--xla_llvm_disable_expensive_passes`, `split4`: `--xla_cpu_parallel_codegen_split_count=4`), and
-`laxgrad` / `tapsgrad` (every convolution kernel gradient by lax's VJP / as k*k dots instead of
-`jlic.ops.conv`'s size rule). `--layers B,W,G` times single convolutions' gradients under both instead.
+`laxgrad` / `tapsgrad` / `autograd` (every convolution kernel gradient by lax's VJP / as k*k dots / by
+the size rule of `jlic.ops.conv.KERNEL_GRAD_RULE = "auto"`). `--layers B,W,G` times single convolutions'
+gradients under "taps" and "lax" instead.
 
 Prints a table and appends one JSON record per run to `benchmarks/results/compile-<date>.jsonl`, with the CPU
 name and the load average before and after (the dev box is a shared 2-core AMD EPYC).
@@ -48,7 +49,8 @@ VARIANTS: dict[str, dict[str, str]] = {
     "noexp": {"XLA_FLAGS": "--xla_llvm_disable_expensive_passes=true"},
     "split4": {"XLA_FLAGS": "--xla_cpu_parallel_codegen_split_count=4"},
     "laxgrad": {"JLIC_BENCH_CONV_GRAD": "lax"},
-    "tapsgrad": {"JLIC_BENCH_CONV_GRAD": "taps"},  # every kernel gradient as k*k dots (before 2026-12-01)
+    "tapsgrad": {"JLIC_BENCH_CONV_GRAD": "taps"},  # every kernel gradient as k*k dots (the default)
+    "autograd": {"JLIC_BENCH_CONV_GRAD": "auto"},  # lax's below jlic.ops.conv._LAX_GRAD_MACS
 }
 
 
@@ -179,6 +181,12 @@ def _layers(batch: int, steps: int, widen: int = 1, grow: int = 1) -> list[dict[
     return out
 
 
+def _default_rule() -> str:
+    from jlic.ops import conv
+
+    return conv.KERNEL_GRAD_RULE
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -231,7 +239,9 @@ def main() -> None:
                     res = {"error": f"timed out after {args.timeout:.0f} s"}
                 done = [line for line in stdout.splitlines() if line.startswith("{")]
                 res = {**(json.loads(done[-1]) if done else {}), **res}  # what finished before a timeout
-                rec = {"config": spec, "variant": variant, "env": VARIANTS[variant], "round": r, **res,
+                rule = VARIANTS[variant].get("JLIC_BENCH_CONV_GRAD", _default_rule())
+                rec = {"config": spec, "variant": variant, "env": VARIANTS[variant], "round": r,
+                       "kernel_grad_rule": rule, **res,
                        "wall_s": round(time.perf_counter() - t, 1), "load_before": load0, "load_after": _load(),
                        "cpu": cpu_name(), "cores": os.cpu_count(), "jax": jax.__version__,
                        "batch_crop": "config", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -17,9 +17,8 @@ gradient of a 5x5 stride-2 128->128 layer at batch 8, 64->128 px). Here every op
   equals the spatially flipped kernel gradient of the `lax` form;
 - the strided convolution's input gradient is the polyphase transposed convolution of the cotangent.
 
-- kernel gradients (of both ops, every stride) are `k*k` matrix products over batch and space, except the
-  small ones of (non-transposed, k > 1) convolutions, which are lax's own (the same sums; XLA:CPU compiles
-  them several times faster and runs them as fast: `_LAX_GRAD_MACS`);
+- kernel gradients (of both ops, every stride) are `k*k` matrix products over batch and space
+  (`KERNEL_GRAD_RULE` says which measurements kept this for small convolutions too);
 - under `vmap` over stacked kernels (a λ sweep) no convolution becomes a grouped convolution (slow on
   XLA:CPU): see `_conv_fn`.
 
@@ -232,16 +231,18 @@ def _strided_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:
 
 # ------------------------------------------------------------------------------------- ops with custom VJPs
 
-# Which kernel gradients use `_strided_kernel_grad` ("taps") and which lax's own VJP of the strided
-# convolution ("lax"); "auto": `_taps_kernel_grad`'s rule. A module attribute so `benchmarks/compile.py`
-# can compare them.
-KERNEL_GRAD_RULE = "auto"
-# Below this many multiply-adds a (non-transposed, k > 1) kernel gradient is lax's: XLA:CPU compiles it 2-4x
-# faster than the k*k dots and runs it as fast (`python -m benchmarks.compile --layers 4,1,1`, batch 4, 32
-# channels, 16-32 px: 1.0 vs 1.1 ms, compile 0.4-0.6 vs 0.7-2.6 s); larger ones run faster as dots
-# (`--layers 8,4,2`, 128 channels: 3x3 at 64² 0.95 vs 3.0 s, 5x5 s2 3->128 at 128² 60 vs 120 ms).
-# A transposed convolution's keeps the dots (at 32 channels, 16² -> 32², 5x5: 2.9 vs 5.1 ms run), as
-# does a 1x1 convolution's (one dot either way).
+# Which kernel gradients use `_strided_kernel_grad` ("taps", the default: every one) and which lax's own VJP
+# of the strided convolution ("lax"); "auto": lax's for the small ones (`_taps_kernel_grad`). A module
+# attribute so `benchmarks/compile.py` can compare them. "auto" is not the default: alone, a small
+# convolution's gradient compiles 2-4x faster by lax and runs as fast (`python -m benchmarks.compile
+# --layers 4,1,1`: batch 4, 32 channels, 16-32 px, 1.0 vs 1.1 ms, compile 0.4-0.6 vs 0.7-2.6 s), and larger
+# ones run faster as dots (`--layers 8,4,2`, 128 channels: 3x3 at 64² 0.95 vs 3.0 s, 5x5 s2 3->128 at 128²
+# 60 vs 120 ms), but in whole train steps "auto" removed only 3% (mbt2018-mean N=32) and 0.4%
+# (Entroformer-CPU) of the HLO instructions and no compile time measurable on the loaded 2-core box
+# (`--variants base,tapsgrad`), while it would change the float rounding of every small model's training.
+KERNEL_GRAD_RULE = "taps"
+# "auto": lax's kernel gradient below this many multiply-adds, for non-transposed convolutions with k > 1 (a
+# transposed one's runs slower by lax: 32 channels, 16² -> 32², 5x5: 5.1 vs 2.9 ms; a 1x1 one is one dot).
 _LAX_GRAD_MACS = 10**8
 
 
