@@ -110,8 +110,9 @@ class LatentCodecModel(nn.Module):
 
 # Above this many parameter leaves a fresh init runs eagerly: XLA:CPU's compile time of the init program
 # (a threefry key derivation and draw per leaf) grows faster than linearly with the leaves, while eager
-# dispatch pays a roughly fixed cost per distinct op. Measured (benchmarks/compile.py, 2-core AMD EPYC):
-# mbt2018-mean N=32 (55 leaves) 4.8 s jitted vs 17.3 s eager; ELIC-CPU (367 leaves) 44.0 s vs 25.5 s.
+# dispatch pays a roughly fixed cost per distinct op. Measured at (1, 64, 64, 3) on the 2-core AMD EPYC
+# (`python -m benchmarks.compile --parts init`, machine shared): mbt2018-mean N=32 (55 leaves) 4.8 s jitted
+# vs 17.3 s eager (load 3); ELIC-CPU (367 leaves) 44.0 s vs 25.5 s (idle), 430.9 s vs 178.7 s (load 7-9).
 EAGER_INIT_LEAVES = 200
 
 
