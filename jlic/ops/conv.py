@@ -234,15 +234,16 @@ def _strided_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:
 # Which kernel gradients use `_strided_kernel_grad` ("taps", the default: every one) and which lax's own VJP
 # of the strided convolution ("lax"); "auto": lax's for the small ones (`_taps_kernel_grad`). A module
 # attribute so `benchmarks/compile.py` can compare them. "auto" is not the default: alone, a small
-# convolution's gradient compiles 2-4x faster by lax and runs as fast (`python -m benchmarks.compile
-# --layers 4,1,1`: batch 4, 32 channels, 16-32 px, 1.0 vs 1.1 ms, compile 0.4-0.6 vs 0.7-2.6 s), and larger
-# ones run faster as dots (`--layers 8,4,2`, 128 channels: 3x3 at 64² 0.95 vs 3.0 s, 5x5 s2 3->128 at 128²
-# 60 vs 120 ms), but in whole train steps "auto" removed only 3% (mbt2018-mean N=32) and 0.4%
-# (Entroformer-CPU) of the HLO instructions and no compile time measurable on the loaded 2-core box
-# (`--variants base,tapsgrad`), while it would change the float rounding of every small model's training.
+# convolution's gradient (input and kernel) compiles 2-4x faster with lax's kernel gradient and runs about
+# as fast (`python -m benchmarks.compile --layers 4,1,1`: batch 4, 32 channels, 16-32 px), and larger ones
+# run faster as dots (`--layers 8,4,2`, 128 channels: 3x3 at 64² 0.95 vs 3.0 s, 5x5 s2 3->128 at 128² 60 vs
+# 120 ms), but in whole train steps "auto" removed only 3% (mbt2018-mean N=32) and 0.4% (Entroformer-CPU) of
+# the HLO instructions and no compile time measurable on the loaded 2-core box (`--variants
+# base,autograd`), while it would change the float rounding of every small model's training.
 KERNEL_GRAD_RULE = "taps"
-# "auto": lax's kernel gradient below this many multiply-adds, for non-transposed convolutions with k > 1 (a
-# transposed one's runs slower by lax: 32 channels, 16² -> 32², 5x5: 5.1 vs 2.9 ms; a 1x1 one is one dot).
+# "auto": lax's kernel gradient below this many multiply-adds, for non-transposed convolutions with k > 1
+# (transposed ones: run times by lax varied between runs, 5.1 vs 2.9 ms then 1.7 vs 3.0 ms for 5x5 at 32
+# channels, 16² -> 32²; a 1x1 one is one dot either way).
 _LAX_GRAD_MACS = 10**8
 
 
