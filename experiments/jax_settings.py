@@ -14,7 +14,7 @@ out). `config.jax_cache_max_bytes`: the cache drops least recently used entries 
 
 `config.xla_flags` (default ""): appended to `$XLA_FLAGS` before the backend starts, e.g.
 `--xla_backend_optimization_level=1`, which cut XLA:CPU's compile of mbt2018-mean N=32's train step by
-35-49% with no step-time change beyond noise, but changes float rounding (`python -m benchmarks.compile
+35-49% with no step-time change beyond noise, but can change float rounding (`python -m benchmarks.compile
 --configs control --variants base,O1`); off by default so results stay reproducible across versions.
 """
 
