@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import ml_collections
+import pytest
 
 from experiments import jax_settings
 
@@ -29,29 +30,35 @@ jax_settings.apply(c)
 hits = []
 jax.monitoring.register_event_listener(lambda name, **kw: hits.append(name)
                                        if name == "/jax/compilation_cache/cache_hits" else None)
-model = loop.build_model(c)
-progs = loop.build_programs(c, model, 1, stacked=False)
-state = progs.init(jnp.int32(0))
-before = len(hits)
-progs.step.lower(state, jnp.zeros((1, 16, 16, 3)), jnp.int32(0), jnp.float32(0.01), jnp.int32(0)).compile()
+if sys.argv[2] == "step":
+    model = loop.build_model(c)
+    progs = loop.build_programs(c, model, 1, stacked=False)
+    state = progs.init(jnp.int32(0))
+    args = (state, jnp.zeros((1, 16, 16, 3)), jnp.int32(0), jnp.float32(0.01), jnp.int32(0))
+    before = len(hits)
+    progs.step.lower(*args).compile()
+else:  # a small program: the shell's settings alone
+    before = len(hits)
+    jax.jit(lambda x: jnp.cumsum(jnp.sin(x) @ x.T, axis=0)).lower(jnp.ones((8, 8))).compile()
 print(json.dumps({"step_hits": len(hits) - before}))
 """
 
 
-def _run(cache: Path) -> dict:
+def _run(cache: Path, what: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
     env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(cache)], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", _CHILD, str(cache), what], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_second_process_loads_the_train_step_from_the_cache(tmp_path):
+@pytest.mark.parametrize("what", ["program", pytest.param("step", marks=pytest.mark.slow)])  # step: ~90 s
+def test_second_process_loads_from_the_cache(tmp_path, what):
     cache = tmp_path / "jax-cache"
-    assert _run(cache)["step_hits"] == 0
+    assert _run(cache, what)["step_hits"] == 0
     assert any(cache.iterdir())
-    assert _run(cache)["step_hits"] >= 1
+    assert _run(cache, what)["step_hits"] >= 1
 
 
 def test_cache_dir_choice(monkeypatch, tmp_path):
