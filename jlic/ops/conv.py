@@ -236,10 +236,10 @@ def _strided_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:
 # attribute so `benchmarks/compile.py` can compare them. "auto" is not the default: alone, a small
 # convolution's gradient (input and kernel) compiles 2-4x faster with lax's kernel gradient and runs about
 # as fast (`python -m benchmarks.compile --layers 4,1,1`: batch 4, 32 channels, 16-32 px), and larger ones
-# run faster as dots (`--layers 8,4,2`, 128 channels: 3x3 at 64² 0.95 vs 3.0 s, 5x5 s2 3->128 at 128² 60 vs
-# 120 ms), but in whole train steps "auto" removed only 3% (mbt2018-mean N=32) and 0.4% (Entroformer-CPU) of
-# the HLO instructions and no compile time measurable on the loaded 2-core box (`--variants
-# base,autograd`), while it would change the float rounding of every small model's training.
+# run faster as dots (`--layers 8,4,2`, 128 channels: 3x3 at 64² 0.7-1.1 vs 1.7-2.0 s, 5x5 s2 3->128 at
+# 128² 37-39 vs 78-83 ms), but in whole train steps "auto" removed only 3% (mbt2018-mean N=32) and 0.4%
+# (Entroformer-CPU) of the HLO instructions and no compile time measurable on the loaded 2-core box
+# (`--variants base,autograd`), while it would change the float rounding of every small model's training.
 KERNEL_GRAD_RULE = "taps"
 # "auto": lax's kernel gradient below this many multiply-adds, for non-transposed convolutions with k > 1
 # (transposed ones: run times by lax varied between runs, 5.1 vs 2.9 ms then 1.7 vs 3.0 ms for 5x5 at 32
