@@ -42,10 +42,9 @@ def main(argv: list[str]) -> None:
     logging.set_verbosity(logging.WARNING)  # orbax logs every checkpoint step at INFO
     config = _CONFIG.value
     workdir = _WORKDIR.value or config.get("workdir") or "runs/default"
-    if config.get("jax_cache_dir"):
-        import jax
+    from experiments import jax_settings
 
-        jax.config.update("jax_compilation_cache_dir", config.jax_cache_dir)
+    jax_settings.apply(config)  # persistent compilation cache (default ~/.cache/jlic/jax-cache)
     if config.get("overfit"):  # overfitted per-image codecs (experiments/configs/coolchic.py)
         from jlic.overfit.sweep import run_sweep
         from jlic.train.workdir import WorkdirLockedError

@@ -85,7 +85,13 @@ def get_config() -> ml_collections.ConfigDict:
     c.coordinator_address = ml_collections.config_dict.placeholder(str)  # "host:port" of process 0
     c.num_processes = ml_collections.config_dict.placeholder(int)
     c.process_id = ml_collections.config_dict.placeholder(int)
-    c.jax_cache_dir = ml_collections.config_dict.placeholder(str)  # persistent compilation cache
+    # persistent compilation cache (experiments/jax_settings.py): None = $JAX_COMPILATION_CACHE_DIR or
+    # $JLIC_CACHE/jax-cache (~/.cache/jlic/jax-cache), "none" = off; programs compiled in under
+    # jax_cache_min_compile_s are not kept
+    c.jax_cache_dir = ml_collections.config_dict.placeholder(str)
+    c.jax_cache_min_compile_s = 1.0
+    c.jax_cache_max_bytes = 4 << 30  # least recently used entries dropped above this
+    c.xla_flags = ""  # appended to $XLA_FLAGS, e.g. "--xla_backend_optimization_level=1" (jax_settings.py)
     # data: "embedded", "folder:/path", "tfds:NAME[:SPLIT]"
     c.data = ml_collections.ConfigDict()
     c.data.train = "embedded"

@@ -14,7 +14,10 @@ idle machine's; the cause is XLA:CPU's per-instruction compile cost, superlinear
 latent codecs):
 - `model.init`: 367 parameter leaves, each with its own threefry key derivation (flax fold_ins) and draw:
   8929 optimised HLO instructions, 170 s to compile (more than the loss gradient). `unsafe_rbg` keys: 2865
-  instructions, 67 s (changes every init value, so not adopted).
+  instructions, 67 s (changes every init value, so not adopted). Since 2026-12-01 a model with more than
+  200 leaves inits eagerly (`jlic.models.base.jit_init`, bit-identical values): at (1, 64, 64, 3) 25.5 s
+  eager vs 44.0 s jitted on an idle machine, 178.7 s vs 430.9 s at load 7-9
+  (`python -m benchmarks.compile --configs elic2022_cpu --parts init`).
 - loss gradient: 4733 instructions, 239 s; with lax's own conv VJPs instead of `jlic.ops.conv`'s k*k-dot
   kernel gradients 2685 instructions, 144 s. The latent-codec forward (5 groups x 2 passes) is 388
   instructions of it; g_a/g_s (138 convs, 4 attention blocks) and their backward are the bulk.

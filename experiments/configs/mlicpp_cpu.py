@@ -8,6 +8,9 @@ not a model that compresses well:
     python -m experiments.sweep --config experiments/configs/mlicpp_cpu.py --workdir runs/mlicpp-cpu
 
 The same sizes code a Kodak crop bit-exactly in `tests/models/test_mlicpp.py`. Measured RD: none yet.
+Compile cost: `model.init` took 29-180 s (2026-11-30/12-01, loaded machine); on 2026-12-01 at load 9 on the
+2-core AMD EPYC the eager and the jitted init together did not finish in 900 s
+(`python -m benchmarks.compile --configs mlicpp_cpu --parts init`); rerun that on a quiet machine.
 """
 
 from __future__ import annotations

@@ -108,6 +108,19 @@ class LatentCodecModel(nn.Module):
         return rs.y.split(rs.full_params(y_hat, hyper))
 
 
+# Above this many parameter leaves a fresh init runs eagerly: XLA:CPU's compile time of the init program
+# (a threefry key derivation and draw per leaf) grows faster than linearly with the leaves, while eager
+# dispatch pays a roughly fixed cost per distinct op. Measured at (1, 64, 64, 3) on the 2-core AMD EPYC
+# (`python -m benchmarks.compile --parts init`, machine shared): mbt2018-mean N=32 (55 leaves) 4.8 s jitted
+# vs 17.3 s eager (load 3); ELIC-CPU (367 leaves) 44.0 s vs 25.5 s (idle), 430.9 s vs 178.7 s (load 7-9).
+EAGER_INIT_LEAVES = 200
+
+
+def jit_init(num_leaves: int) -> bool:
+    """Whether a fresh init of a model with `num_leaves` parameter leaves is compiled as one program."""
+    return num_leaves <= EAGER_INIT_LEAVES
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class CompressionModel:
     """A registered model: `name` and `kwargs` rebuild it with `jlic.models.registry.get(name, **kwargs)`."""
@@ -117,14 +130,23 @@ class CompressionModel:
     module: nn.Module
     stride: int
 
-    def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3)) -> Params:
-        """Fresh parameters (a plain pytree) for inputs of `shape`."""
+    def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3), jit: bool | None = None) -> Params:
+        """Fresh parameters (a plain pytree) for inputs of `shape`. `jit`: as one compiled program (True),
+        flax's ops dispatched one by one (False; the same values, bit for bit), or by `jit_init` on the
+        number of parameter leaves (None)."""
         def init(key):
             init_key, noise_key = jax.random.split(key)
             x = jnp.zeros(shape, jnp.float32)
             return self.module.init({"params": init_key, "noise": noise_key}, x, True)["params"]
 
-        return jax.jit(init)(key)  # one compiled program instead of hundreds of eagerly dispatched ops
+        if isinstance(key, jax.core.Tracer):  # inside a transformation: part of the caller's program
+            return init(key)
+        if jit is None:
+            traced = jax.jit(init).trace(key)
+            if jit_init(len(jax.tree.leaves(traced.out_info))):
+                return traced.lower().compile()(key)
+            return init(key)
+        return jax.jit(init)(key) if jit else init(key)
 
     def apply(self, params: Params, x: Array, train: bool = False, rng: Array | None = None,
               padding: str = "edge") -> ModelOutput:

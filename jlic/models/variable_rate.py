@@ -142,8 +142,8 @@ class VariableRateModel(RateLevels, CompressionModel):
         y = jax.eval_shape(self.base.analysis, params, jax.ShapeDtypeStruct(shape, jnp.float32))
         return int(y.shape[-1])
 
-    def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3)) -> Params:
-        return {**self.base.init(key, shape), **init_gains(self.lambdas, self.latent_channels)}
+    def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3), jit: bool = True) -> Params:
+        return {**self.base.init(key, shape, jit), **init_gains(self.lambdas, self.latent_channels)}
 
     def with_gains(self, params: Params) -> Params:
         """Base-model params (e.g. pretrained fixed-rate weights to fine-tune from) plus initial gains; params

@@ -17,7 +17,8 @@ gradient of a 5x5 stride-2 128->128 layer at batch 8, 64->128 px). Here every op
   equals the spatially flipped kernel gradient of the `lax` form;
 - the strided convolution's input gradient is the polyphase transposed convolution of the cotangent.
 
-- kernel gradients (of both ops, every stride) are `k*k` matrix products over batch and space;
+- kernel gradients (of both ops, every stride) are `k*k` matrix products over batch and space
+  (`KERNEL_GRAD_RULE` says which measurements kept this for small convolutions too);
 - under `vmap` over stacked kernels (a λ sweep) no convolution becomes a grouped convolution (slow on
   XLA:CPU): see `_conv_fn`.
 
@@ -230,6 +231,49 @@ def _strided_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:
 
 # ------------------------------------------------------------------------------------- ops with custom VJPs
 
+# Which kernel gradients use `_strided_kernel_grad` ("taps", the default: every one) and which lax's own VJP
+# of the strided convolution ("lax"); "auto": lax's for the small ones (`_taps_kernel_grad`). A module
+# attribute so `benchmarks/compile.py` can compare them. "auto" is not the default: alone, a small
+# convolution's gradient (input and kernel) compiles 2-4x faster with lax's kernel gradient and runs about
+# as fast (`python -m benchmarks.compile --layers 4,1,1`: batch 4, 32 channels, 16-32 px), and larger ones
+# run faster as dots (`--layers 8,4,2`, 128 channels: 3x3 at 64² 0.7-1.1 vs 1.7-2.0 s, 5x5 s2 3->128 at
+# 128² 37-39 vs 78-83 ms), but in whole train steps "auto" removed only 3% (mbt2018-mean N=32) and 0.4%
+# (Entroformer-CPU) of the HLO instructions and no compile time measurable on the loaded 2-core box
+# (`--variants base,autograd`), while it would change the float rounding of every small model's training.
+KERNEL_GRAD_RULE = "taps"
+# "auto": lax's kernel gradient below this many multiply-adds, for non-transposed convolutions with k > 1
+# (transposed ones: run times by lax varied between runs, 5.1 vs 2.9 ms then 1.7 vs 3.0 ms for 5x5 at 32
+# channels, 16² -> 32²; a 1x1 one is one dot either way).
+_LAX_GRAD_MACS = 10**8
+
+
+def _taps_kernel_grad(macs: int, k: int, transposed: bool) -> bool:
+    """Whether the kernel gradient of a `k`x`k` (transposed) convolution of `macs` multiply-adds uses
+    `_strided_kernel_grad`."""
+    if KERNEL_GRAD_RULE == "auto":
+        return transposed or k == 1 or macs >= _LAX_GRAD_MACS
+    if KERNEL_GRAD_RULE in ("taps", "lax"):
+        return KERNEL_GRAD_RULE == "taps"
+    raise ValueError(f"KERNEL_GRAD_RULE must be 'auto', 'taps' or 'lax', not {KERNEL_GRAD_RULE!r}")
+
+
+def _lax_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:
+    """`_strided_kernel_grad(a, b, k, s)` by lax's VJP of the stride-`s` convolution of `a` (the same sums)."""
+    p = k // 2
+    sides = zip(b.shape[1:3], a.shape[1:3], strict=True)
+    pads = tuple((p, s * (n - 1) + k - 1 - p - (m - 1)) for n, m in sides)
+    zeros = jnp.zeros((k, k, a.shape[-1], b.shape[-1]), a.dtype)
+    _, vjp = jax.vjp(lambda w: _lax_conv(a, w, (s, s), pads), zeros)
+    return vjp(b.astype(a.dtype))[0]
+
+
+def _kernel_grad(a: Array, b: Array, k: int, s: int, transposed: bool) -> Array:
+    """`_strided_kernel_grad(a, b, k, s)`, as dots or by lax (`_taps_kernel_grad`)."""
+    if _taps_kernel_grad(int(np.prod(b.shape)) * k * k * a.shape[-1], k, transposed):
+        return _strided_kernel_grad(a, b, k, s)
+    return _lax_kernel_grad(a, b, k, s)
+
+
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _conv_transpose2d(x: Array, kernel: Array, stride: int) -> Array:
@@ -244,7 +288,7 @@ def _conv_transpose2d_bwd(stride: int, res: tuple[Array, Array], g: Array) -> tu
     x, kernel = res
     k = kernel.shape[0]
     dx = _strided_conv(g, kernel.transpose(0, 1, 3, 2), stride, x.shape[1:3])
-    dk = _strided_kernel_grad(g, x, k, stride).transpose(0, 1, 3, 2)
+    dk = _kernel_grad(g, x, k, stride, True).transpose(0, 1, 3, 2)
     return dx.astype(x.dtype), dk.astype(kernel.dtype)
 
 
@@ -263,7 +307,7 @@ def _conv2d_fwd(x: Array, kernel: Array, stride: int) -> tuple[Array, tuple[Arra
 
 def _conv2d_bwd(stride: int, res: tuple[Array, Array], g: Array) -> tuple[Array, Array]:
     x, kernel = res
-    dk = _strided_kernel_grad(x, g, kernel.shape[0], stride)
+    dk = _kernel_grad(x, g, kernel.shape[0], stride, False)
     h, w = x.shape[1:3]
     dx = _conv_transpose_polyphase(g, kernel.transpose(0, 1, 3, 2), stride)[:, :h, :w, :]
     return dx.astype(x.dtype), dk.astype(kernel.dtype)

@@ -286,6 +286,16 @@ class Programs(NamedTuple):
     model: Any = None
 
 
+def _init_program(init_fn: Callable, state_shape: Any, state_shard: Any, start: Any) -> Callable:
+    """`init_fn` jitted with `state_shard` outputs, or, for a fresh init of a model with many parameter
+    leaves (`jlic.models.base.jit_init`; one process), run eagerly (the same values) and then placed."""
+    from jlic.models.base import jit_init
+
+    if start is not None or jax.process_count() > 1 or jit_init(len(jax.tree.leaves(state_shape.params))):
+        return jax.jit(init_fn, out_shardings=state_shard)
+    return lambda idx: jax.device_put(init_fn(idx), state_shard)
+
+
 def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> Programs:
     """jit-compiled init and train step (vmapped over a λ axis of `group_size` when `stacked`),
     with shardings on a ("lambda", "data") mesh; λ and model indexes are arguments, so every group reuses
@@ -300,7 +310,7 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
     start = initial_params(config)[1] if config.get("init_from") else None
     if start is not None and hasattr(model, "with_gains"):  # fine-tune fixed-rate weights into variable rate
         start = model.with_gains(start)
-    init_one = lambda i: create_train_state(model, jax.random.fold_in(init_key, i), tcfg, start)
+    init_one = lambda i, jit=None: create_train_state(model, jax.random.fold_in(init_key, i), tcfg, start, jit)
     loss_factory = None
     if config.sweep_mode == VARIABLE_RATE:  # one model, a level per example (lam: the whole λ vector)
         from jlic.train.variable_rate import make_loss_fn as loss_factory
@@ -310,7 +320,7 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
         idx_shape = jax.ShapeDtypeStruct((group_size,), jnp.int32)
         state_shape = jax.eval_shape(jax.vmap(init_one), idx_shape)
         state_shard = sharding.stacked_sharding(mesh, state_shape)
-        init = jax.jit(jax.vmap(init_one), out_shardings=state_shard)
+        init = _init_program(jax.vmap(init_one), state_shape, state_shard, start)  # eager: traced anyway
         vstep = lambda_axis.vmap_step(step_fn)
 
         def train_step(state, batch, step, lam, idx):
@@ -318,7 +328,7 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
     else:
         state_shape = jax.eval_shape(init_one, jax.ShapeDtypeStruct((), jnp.int32))
         state_shard = sharding.replicated_sharding(mesh, state_shape)
-        init = jax.jit(init_one, out_shardings=state_shard)
+        init = _init_program(lambda i: init_one(i, False), state_shape, state_shard, start)
 
         def train_step(state, batch, step, lam, idx):
             return step_fn(state, batch, lam, step_rng(step, idx))

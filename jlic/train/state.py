@@ -120,11 +120,11 @@ def make_optimizer(config: Mapping[str, Any] | Any = None) -> optax.GradientTran
 
 
 def create_train_state(model: CompressionModel, key: Array, config: Mapping[str, Any] | Any = None,
-                       params: Any = None) -> TrainState:
-    """Fresh params (for `config.image_shape`), or the given `params` (e.g. pretrained weights to fine-tune
-    from), and optimizer state at step 0."""
+                       params: Any = None, jit: bool | None = None) -> TrainState:
+    """Fresh params (for `config.image_shape`; `jit` as `CompressionModel.init`), or the given `params` (e.g.
+    pretrained weights to fine-tune from), and optimizer state at step 0."""
     if params is None:
-        params = model.init(key, tuple(_get(config, "image_shape")))
+        params = model.init(key, tuple(_get(config, "image_shape")), jit=jit)
     else:
         params = jax.tree.map(jnp.asarray, params)
     opt_state = make_optimizer(config).init(params)

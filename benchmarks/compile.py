@@ -1,0 +1,261 @@
+"""Compile time of model init and of the train step on XLA:CPU, and the steady step time, per config.
+
+    python -m benchmarks.compile                                       # the CPU configs + the control
+    python -m benchmarks.compile --configs elic2022_cpu --variants base,O1 --repeat 2
+    python -m benchmarks.compile --configs bmshj2018_factorized:N=32 --parts init
+
+Configs are `experiments/configs/<name>.py` (`name:K=V,...` overrides `model_kwargs`); `control` is the
+default config's size (N=32, M=48) with `mbt2018-mean`. Every (config, variant) is measured in a fresh
+subprocess (no persistent compilation cache, no warm in-process caches) at the config's batch size and crop,
+in sequential-sweep form (one λ model, `jlic.train.loop.build_programs`):
+
+- `init_jit_s` / `init_eager_s`: `model.init` at (1, 64, 64, 3) as one jitted program / with flax's ops
+  dispatched one by one (`jlic.models.base.CompressionModel.init(..., jit=...)`), and whether the two give
+  bit-identical leaves;
+- `state_init_s`: the loop's train-state init (params and Adam state), as the sweep runs it;
+- `lower_s`, `compile_s`: tracing + lowering, and XLA compilation, of the train step; `hlo_instructions`:
+  instructions of its optimised HLO;
+- `step_s`: median wall time of `--steps` steps after the first.
+
+Variants (`--variants`, run alternately within one `--repeat` round so load drifts hit them alike): `base`
+(as configured), XLA:CPU flags (`O0`, `O1`: `--xla_backend_optimization_level`, `noexp`:
+`--xla_llvm_disable_expensive_passes`, `split4`: `--xla_cpu_parallel_codegen_split_count=4`), and
+`laxgrad` / `tapsgrad` / `autograd` (every convolution kernel gradient by lax's VJP / as k*k dots / by
+the size rule of `jlic.ops.conv.KERNEL_GRAD_RULE = "auto"`). `--layers B,W,G` times single convolutions'
+gradients under "taps" and "lax" instead.
+
+Prints a table and appends one JSON record per run to `benchmarks/results/compile-<date>.jsonl`, with the CPU
+name and the load average before and after (the dev box is a shared 2-core AMD EPYC).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+from benchmarks.records import append_record, cpu_name
+
+CONFIGS = ("elic2022_cpu", "mlicpp_cpu", "entroformer_cpu", "control")
+VARIANTS: dict[str, dict[str, str]] = {
+    "base": {},
+    "O0": {"XLA_FLAGS": "--xla_backend_optimization_level=0"},
+    "O1": {"XLA_FLAGS": "--xla_backend_optimization_level=1"},
+    "noexp": {"XLA_FLAGS": "--xla_llvm_disable_expensive_passes=true"},
+    "split4": {"XLA_FLAGS": "--xla_cpu_parallel_codegen_split_count=4"},
+    "laxgrad": {"JLIC_BENCH_CONV_GRAD": "lax"},
+    "tapsgrad": {"JLIC_BENCH_CONV_GRAD": "taps"},  # every kernel gradient as k*k dots (the default)
+    "autograd": {"JLIC_BENCH_CONV_GRAD": "auto"},  # lax's below jlic.ops.conv._LAX_GRAD_MACS
+}
+
+
+def _config(spec: str) -> Any:
+    import importlib
+
+    name, _, overrides = spec.partition(":")
+    if name == "control":
+        from experiments.configs import default
+
+        c = default.get_config()
+        c.model = "mbt2018-mean"
+        c.batch_size, c.crop = 4, 64
+    else:
+        c = importlib.import_module(f"experiments.configs.{name}").get_config()
+    for kv in filter(None, overrides.split(",")):
+        k, v = kv.split("=")
+        c.model_kwargs[k] = type(c.model_kwargs[k])(v) if k in c.model_kwargs else int(v)
+    c.sweep_mode = "sequential"
+    return c
+
+
+def _hlo_instructions(text: str) -> int:
+    skip = ("//", "HloModule")
+    return sum(1 for line in text.splitlines() if " = " in line and not line.lstrip().startswith(skip))
+
+
+def _child(spec: str, parts: list[str], steps: int) -> dict[str, Any]:
+    """One measurement in this (fresh) process."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    mode = os.environ.get("JLIC_BENCH_CONV_GRAD")
+    if mode:
+        from jlic.ops import conv
+
+        conv.KERNEL_GRAD_RULE = mode
+    from jlic.train import loop
+
+    config = _config(spec)
+    model = loop.build_model(config)
+    rec: dict[str, Any] = {}
+    if "init" in parts:
+        key = jax.random.PRNGKey(0)
+        leaves = {}
+        for jit in (False, True):
+            t = time.perf_counter()
+            p = jax.block_until_ready(model.init(key, (1, 64, 64, 3), jit=jit))
+            rec["init_jit_s" if jit else "init_eager_s"] = round(time.perf_counter() - t, 2)
+            leaves[jit] = [np.asarray(x) for x in jax.tree.leaves(p)]
+        pairs = zip(leaves[False], leaves[True], strict=True)
+        rec["init_identical"] = all(np.array_equal(a, b) for a, b in pairs)
+        rec["param_leaves"] = len(leaves[True])
+        print(json.dumps(rec), flush=True)
+    if "step" in parts:
+        t = time.perf_counter()
+        progs = loop.build_programs(config, model, 1, stacked=False)
+        state = jax.block_until_ready(progs.init(jnp.int32(0)))
+        rec["state_init_s"] = round(time.perf_counter() - t, 2)
+        print(json.dumps(rec), flush=True)
+        rng = np.random.default_rng(0)
+        batch = jnp.asarray(rng.uniform(0, 1, (config.batch_size, config.crop, config.crop, 3)), jnp.float32)
+        args = (state, batch, jnp.int32(0), jnp.float32(config.lambdas[0]), jnp.int32(0))
+        t = time.perf_counter()
+        lowered = progs.step.lower(*args)
+        rec["lower_s"] = round(time.perf_counter() - t, 2)
+        t = time.perf_counter()
+        compiled = lowered.compile()
+        rec["compile_s"] = round(time.perf_counter() - t, 2)
+        rec["hlo_instructions"] = _hlo_instructions(compiled.as_text())
+        print(json.dumps(rec), flush=True)
+        times = []
+        for i in range(steps + 1):
+            t = time.perf_counter()
+            state, metrics = compiled(state, batch, jnp.int32(i), args[3], args[4])
+            jax.block_until_ready(metrics)
+            times.append(time.perf_counter() - t)
+        rec["step_s"] = round(float(np.median(times[1:])), 4)
+        rec["loss"] = float(metrics["loss"])
+    return rec
+
+
+# (kernel, stride, transposed, in, out, input side) of the convolutions of the CPU configs at batch 4, 64²
+LAYERS = ((5, 2, False, 3, 32, 64), (5, 2, False, 32, 32, 32), (3, 1, False, 32, 32, 32),
+          (3, 1, False, 32, 32, 16), (1, 1, False, 32, 32, 16), (3, 2, False, 32, 32, 32),
+          (5, 2, True, 32, 32, 16), (5, 2, True, 32, 3, 32), (3, 2, True, 32, 32, 16))
+
+
+def _vdot(op: Any, stride: int, g: Any, x: Any, w: Any) -> Any:
+    import jax.numpy as jnp
+
+    return jnp.vdot(op(x, w, stride), g)
+
+
+def _layers(batch: int, steps: int, widen: int = 1, grow: int = 1) -> list[dict[str, Any]]:
+    """Compile and run seconds of one convolution's input + kernel gradient, per `KERNEL_GRAD_RULE`,
+    alternately; `widen` multiplies the channel counts (not the 3 of an image), `grow` the sides."""
+    import jax
+    import numpy as np
+
+    from jlic.ops import conv
+
+    out = []
+    for k, s, transposed, ci, co, side in LAYERS:
+        ci, co, side = (ci if ci == 3 else ci * widen), (co if co == 3 else co * widen), side * grow
+        op = conv.conv_transpose2d if transposed else conv.conv2d
+        x = jax.random.normal(jax.random.key(0), (batch, side, side, ci))
+        w = jax.random.normal(jax.random.key(1), (k, k, ci, co)) * 0.1
+        g = jax.random.normal(jax.random.key(2), jax.eval_shape(functools.partial(op, stride=s), x, w).shape)
+        rec = {"k": k, "s": s, "transposed": transposed, "in": ci, "out": co, "side": side, "batch": batch}
+        for rule in ("taps", "lax", "taps", "lax"):
+            conv.KERNEL_GRAD_RULE = rule
+            f = jax.jit(jax.grad(functools.partial(_vdot, op, s), argnums=(1, 2)))
+            t = time.perf_counter()
+            c = f.lower(g, x, w).compile()
+            tc = time.perf_counter() - t
+            jax.block_until_ready(c(g, x, w))
+            times = []
+            for _ in range(steps):
+                t = time.perf_counter()
+                jax.block_until_ready(c(g, x, w))
+                times.append(time.perf_counter() - t)
+            rec.setdefault(f"{rule}_compile_s", []).append(round(tc, 3))
+            rec.setdefault(f"{rule}_run_ms", []).append(round(1e3 * float(np.median(times)), 3))
+        out.append(rec)
+        print(json.dumps(rec), flush=True)
+    return out
+
+
+def _default_rule() -> str:
+    from jlic.ops import conv
+
+    return conv.KERNEL_GRAD_RULE
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--configs", default=",".join(CONFIGS))
+    ap.add_argument("--variants", default="base")
+    ap.add_argument("--parts", default="init,step", help="init, step or both")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
+    ap.add_argument("--no-record", action="store_true")
+    ap.add_argument("--layers", help="BATCH,WIDEN,GROW: per-convolution kernel-gradient rules instead "
+                    "(4,1,1: the CPU configs' convolutions)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    parts = args.parts.split(",")
+    if args.layers:
+        load0 = _load()
+        batch, widen, grow = (int(v) for v in args.layers.split(","))
+        for rec in _layers(batch, max(args.steps, 10), widen, grow):
+            rec.update({"part": "layer", "load_before": load0, "load_after": _load(), "cpu": cpu_name(),
+                        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            if not args.no_record:
+                append_record("compile", rec)
+        return
+    if args.child:
+        print(json.dumps(_child(args.child, parts, args.steps)))
+        return
+    import jax
+
+    rows = []
+    for r in range(args.repeat):
+        for spec in args.configs.split(","):
+            for variant in args.variants.split(","):
+                env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+                env.update(VARIANTS[variant])
+                load0, t = _load(), time.perf_counter()
+                cmd = [sys.executable, "-m", "benchmarks.compile", "--child", spec, "--parts", args.parts,
+                       "--steps", str(args.steps)]
+                try:
+                    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
+                    stdout, res = out.stdout, {}
+                    if out.returncode != 0:
+                        err = out.stderr.strip().splitlines()
+                        res = {"error": err[-1] if err else f"rc {out.returncode}"}
+                except subprocess.TimeoutExpired as e:
+                    stdout = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+                    res = {"error": f"timed out after {args.timeout:.0f} s"}
+                done = [line for line in stdout.splitlines() if line.startswith("{")]
+                res = {**(json.loads(done[-1]) if done else {}), **res}  # what finished before a timeout
+                rule = VARIANTS[variant].get("JLIC_BENCH_CONV_GRAD", _default_rule())
+                rec = {"config": spec, "variant": variant, "env": VARIANTS[variant], "round": r,
+                       "kernel_grad_rule": rule, **res,
+                       "wall_s": round(time.perf_counter() - t, 1), "load_before": load0, "load_after": _load(),
+                       "cpu": cpu_name(), "cores": os.cpu_count(), "jax": jax.__version__,
+                       "batch_crop": "config", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                rows.append(rec)
+                if not args.no_record:
+                    append_record("compile", rec)
+                print(json.dumps(rec), flush=True)
+    cols = ("config", "variant", "init_eager_s", "init_jit_s", "init_identical", "state_init_s", "compile_s",
+            "hlo_instructions", "step_s", "load_before")
+    print("\n" + " | ".join(cols))
+    for rec in rows:
+        cells = [rec.get(c, rec.get("error", "") if c == "compile_s" else "") for c in cols]
+        print(" | ".join(str(v) for v in cells))
+
+
+if __name__ == "__main__":
+    main()
