@@ -122,16 +122,34 @@ def _evaluate(args: argparse.Namespace, record: dict[str, Any]) -> dict[str, Any
             **{f"real_{k}": v for k, v in real.items()}}
 
 
+ANCHORS = Path(__file__).parent / "results" / "kodak-baselines"
+
+
+def psnr_over(anchor: str, bpp: float, psnr: float) -> float | None:
+    """PSNR minus the `anchor` codec's (`results/kodak-baselines/<anchor>.json`, all 24 Kodak images) at the
+    same bpp, interpolated linearly in log-bpp; None outside the anchor's measured range."""
+    from jlic import rdcurve
+
+    curve = rdcurve.load(ANCHORS / f"{anchor}.json")
+    order = np.argsort(curve.bpp)
+    rates, quality = np.log(np.asarray(curve.bpp)[order]), np.asarray(curve.quality_db("psnr"))[order]
+    if not rates[0] <= np.log(bpp) <= rates[-1]:
+        return None
+    return float(psnr - np.interp(np.log(bpp), rates, quality))
+
+
 def _summary(workdir: Path) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(workdir.glob("*/record.json"))]
     head = ("model", "params", "steps", "cpu s/step", "compile s", "est bpp", "real bpp", "PSNR", "fwd PSNR",
-            "enc s", "dec s")
+            "vs JPEG dB", "vs WebP dB", "enc s", "dec s")
     print(" | ".join(head))
     for r in rows:
+        over = [psnr_over(a, r["real_bpp"], r["real_psnr-rgb"]) for a in ("jpeg", "webp")]
         print(" | ".join(str(x) for x in (
             r["model"], f"{r['params'] / 1e6:.3f} M", r["train_steps"], f"{r['cpu_s_per_step']:.2f}",
             f"{r['compile_first_step_s'][0]:.0f}", f"{r['real_bpp-estimated']:.3f}", f"{r['real_bpp']:.3f}",
-            f"{r['real_psnr-rgb']:.2f}", f"{r['forward_psnr']:.2f}", f"{r['real_encoding_time']:.2f}",
+            f"{r['real_psnr-rgb']:.2f}", f"{r['forward_psnr']:.2f}",
+            *("-" if o is None else f"{o:+.2f}" for o in over), f"{r['real_encoding_time']:.2f}",
             f"{r['real_decoding_time']:.2f}")))
 
 
