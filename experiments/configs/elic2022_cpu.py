@@ -9,7 +9,7 @@ in 10 steps with real bytes), not a model that compresses well:
 
 A shortened copy (20 steps) runs in the slow test
 `tests/experiments/test_configs.py::test_elic_cpu_config_runs`.
-Measured RD: none yet. Compile cost (2026-12-01, 2-core AMD EPYC shared at load 15-20, so walls are ~5x an
+Compile cost (2026-12-01, 2-core AMD EPYC shared at load 15-20, so walls are ~5x an
 idle machine's; the cause is XLA:CPU's per-instruction compile cost, superlinear in program size, not the
 latent codecs):
 - `model.init`: 367 parameter leaves, each with its own threefry key derivation (flax fold_ins) and draw:
@@ -23,6 +23,12 @@ latent codecs):
   instructions of it; g_a/g_s (138 convs, 4 attention blocks) and their backward are the bulk.
 - the whole train step did not finish compiling in 600 s wall (buffer assignment dominates a perf profile).
 - the slow test (20 steps x 2 λ, export, real-bytes evaluation) passed, in 1004 s wall at load ~10.
+
+Equal CPU budget (`python -m benchmarks.budget`, 2026-12-01, 2-core AMD EPYC at load 4-9; record in
+`benchmarks/results/budget-2026-12-01.jsonl`): these widths at M=40, 900 CPU-seconds of training on bsds200
+(batch 4, 128² crops, λ 0.0067, Adam 1e-3), all 24 Kodak images with real bytes: 2060 steps, 0.231 bpp /
+24.62 dB (+0.46 dB over JPEG at that rate); mbt2018-mean in the same budget 0.296 bpp / 26.51 dB (+0.54).
+The first train step compiled in 816 s wall (508 CPU-s; 36.5k StableHLO ops before optimisation).
 """
 
 from __future__ import annotations
