@@ -19,7 +19,7 @@ forward pass's PSNR). Appends one record per model to `benchmarks/results/budget
 
 What such a budget shows: which architecture learns fastest per CPU second at the very start of training on
 a CPU (and the coding cost of each). What it cannot show: their ranking when trained to convergence, which
-is what the papers report — a few thousand steps at 128² crops is ~0.1% of a paper's training signal
+is what the papers report — 2000-6000 steps at batch 4 x 128² is ~0.01% of MLIC++'s training signal
 (`../shared/reference/cpu-training-facts.md`), and larger context models are the slowest to start.
 
 Measured 2026-12-01 (900 CPU-s each, λ 0.0067, 2-core AMD EPYC at load 4-9; `--summary`):
