@@ -38,13 +38,14 @@ from typing import Any
 
 import numpy as np
 
+from experiments.configs import elic2022_cpu, entroformer_cpu, mlicpp_cpu
+
 SIZES: dict[str, dict[str, Any]] = {
     "mbt2018-mean": {"N": 32, "M": 40},
-    "elic2022": {"N": 32, "M": 40, "context_widths": (48, 32)},  # experiments/configs/elic2022_cpu.py
-    "mlicpp": {"N": 32, "M": 40, "channel_widths": (32, 24), "parameter_widths": (48, 32, 24),
-               "lrp_widths": (32, 24)},  # experiments/configs/mlicpp_cpu.py
-    "entroformer": {"N": 32, "M": 40, "dim": 40, "depth": 2, "heads": 2, "mlp_ratio": 4, "position_num": 7,
-                    "topk": 16, "hyper_blocks": 1},  # entroformer_cpu.py's blocks at M=40, top-k 16
+    "elic2022": elic2022_cpu.CPU_MODEL,
+    "mlicpp": mlicpp_cpu.CPU_MODEL,
+    # entroformer_cpu.py's blocks at the others' N and M (its own config is narrower), top-k 16
+    "entroformer": {**entroformer_cpu.MODEL_KWARGS, "N": 32, "M": 40, "dim": 40, "topk": 16},
 }
 
 

@@ -115,3 +115,21 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval.live_codec_settings = ml_collections.ConfigDict({"jpeg": (5, 10, 20, 40, 60, 80, 95),
                                                             "webp": (5, 10, 20, 40, 60, 80, 95)})
     return c
+
+
+def cpu_sized(c: ml_collections.ConfigDict, model: str, model_kwargs: dict, anchor: str
+              ) -> ml_collections.ConfigDict:
+    """The settings the `*_cpu.py` pipeline checks share: `model` at quality 3 with `model_kwargs`, three of
+    CompressAI's MSE λ trained one after the other, 400 steps of batch 4 at 64x64 crops, Adam 1e-3, and
+    RD anchors `anchor`, JPEG and WebP."""
+    c.model = model
+    c.quality = 3
+    c.model_kwargs = ml_collections.ConfigDict(model_kwargs)
+    c.lambdas = (0.0018, 0.0067, 0.025)
+    c.sweep_mode = "sequential"
+    c.num_steps = 400
+    c.batch_size = 4
+    c.crop = 64
+    c.lr = 1e-3
+    c.eval.anchor_names = (anchor, "jpeg", "webp")
+    return c

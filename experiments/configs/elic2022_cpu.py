@@ -37,19 +37,11 @@ import ml_collections
 
 from experiments.configs import default
 
+CPU_MODEL = {"N": 32, "M": 40, "context_widths": (48, 32)}
+
 
 def get_config() -> ml_collections.ConfigDict:
     c = default.get_config()
     c.name = "jlic elic2022 (CPU-sized)"
     c.workdir = "runs/elic2022-cpu"
-    c.model = "elic2022"
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict({"N": 32, "M": 40, "context_widths": (48, 32)})
-    c.lambdas = (0.0018, 0.0067, 0.025)
-    c.sweep_mode = "sequential"
-    c.num_steps = 400
-    c.batch_size = 4
-    c.crop = 64
-    c.lr = 1e-3
-    c.eval.anchor_names = ("paper-elic2022_mse", "jpeg", "webp")
-    return c
+    return default.cpu_sized(c, "elic2022", CPU_MODEL, "paper-elic2022_mse")

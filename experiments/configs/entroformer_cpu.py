@@ -39,14 +39,4 @@ def get_config() -> ml_collections.ConfigDict:
     c = default.get_config()
     c.name = "jlic entroformer (CPU-sized)"
     c.workdir = "runs/entroformer-cpu"
-    c.model = "entroformer"
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict(MODEL_KWARGS)
-    c.lambdas = (0.0018, 0.0067, 0.025)
-    c.sweep_mode = "sequential"
-    c.num_steps = 400
-    c.batch_size = 4
-    c.crop = 64
-    c.lr = 1e-3
-    c.eval.anchor_names = ("compressai-mbt2018-mean_mse_cpu", "jpeg", "webp")
-    return c
+    return default.cpu_sized(c, "entroformer", MODEL_KWARGS, "compressai-mbt2018-mean_mse_cpu")

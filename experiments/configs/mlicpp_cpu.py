@@ -35,14 +35,4 @@ def get_config() -> ml_collections.ConfigDict:
     c = default.get_config()
     c.name = "jlic mlicpp (CPU-sized)"
     c.workdir = "runs/mlicpp-cpu"
-    c.model = "mlicpp"
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict(CPU_MODEL)
-    c.lambdas = (0.0018, 0.0067, 0.025)
-    c.sweep_mode = "sequential"
-    c.num_steps = 400
-    c.batch_size = 4
-    c.crop = 64
-    c.lr = 1e-3
-    c.eval.anchor_names = ("paper-mlic-plusplus", "jpeg", "webp")
-    return c
+    return default.cpu_sized(c, "mlicpp", CPU_MODEL, "paper-mlic-plusplus")
