@@ -142,7 +142,8 @@ class VariableRateModel(RateLevels, CompressionModel):
         y = jax.eval_shape(self.base.analysis, params, jax.ShapeDtypeStruct(shape, jnp.float32))
         return int(y.shape[-1])
 
-    def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3), jit: bool = True) -> Params:
+    def init(self, key: Array, shape: tuple[int, ...] = (1, 256, 256, 3), jit: bool | None = None
+             ) -> Params:
         return {**self.base.init(key, shape, jit), **init_gains(self.lambdas, self.latent_channels)}
 
     def with_gains(self, params: Params) -> Params:
