@@ -31,6 +31,7 @@ name and the load average before and after (the dev box is a shared 2-core AMD E
 from __future__ import annotations
 
 import argparse
+import ast
 import functools
 import json
 import os
@@ -68,7 +69,7 @@ def _config(spec: str) -> Any:
         c = importlib.import_module(f"experiments.configs.{name}").get_config()
     for kv in filter(None, overrides.split(",")):
         k, v = kv.split("=")
-        c.model_kwargs[k] = type(c.model_kwargs[k])(v) if k in c.model_kwargs else int(v)
+        c.model_kwargs[k] = type(c.model_kwargs[k])(v) if k in c.model_kwargs else ast.literal_eval(v)
     c.sweep_mode = "sequential"
     return c
 

@@ -80,13 +80,17 @@ def make_train_step(model: CompressionModel, config: Mapping[str, Any] | Any = N
             grads = jax.tree.map(jnp.add, grads, g_aux)  # disjoint supports: quantiles vs everything else
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        finite = jnp.isfinite(metrics["loss"]) & jnp.all(
-            jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree_util.tree_leaves(grads)]))
+        grad_norm = optax.global_norm(grads)
+        # One scalar: a NaN or Inf in any gradient (or a norm past float32's range) makes the norm
+        # non-finite. A per-leaf `isfinite` stack here made XLA:CPU's compile time superlinear in the leaf
+        # count (update + guard alone: 400 leaves 114 s against 5.5 s); MLIC++-CPU's 879-leaf step did not
+        # compile in 34 min with it and compiles in 113 s without.
+        finite = jnp.isfinite(metrics["loss"]) & jnp.isfinite(grad_norm)
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(finite, a, b), new, old)
         new_state = TrainState(step=state.step + finite.astype(jnp.int32), params=keep(params, state.params),
                                opt_state=keep(opt_state, state.opt_state))
         metrics["finite"] = finite.astype(jnp.float32)
-        metrics["grad_norm"] = optax.global_norm(grads)
+        metrics["grad_norm"] = grad_norm
         return new_state, metrics
 
     return step

@@ -9,7 +9,7 @@ from PIL import Image
 
 from jlic.models import get
 from jlic.train.state import create_train_state
-from jlic.train.step import make_eval_step, make_train_step
+from jlic.train.step import make_eval_step, make_loss_fn, make_train_step
 
 BSDS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "bsds200"
 
@@ -71,3 +71,42 @@ def test_non_finite_step_leaves_state_unchanged():
     leaves = zip(jax.tree_util.tree_leaves(new.params), jax.tree_util.tree_leaves(state.params), strict=True)
     for a, b in leaves:
         np.testing.assert_array_equal(a, b)
+
+
+def _nan_gradient_factory(model, metric, aux):
+    """The usual loss plus sqrt(|p - p|) of one parameter: the loss stays finite, that gradient is NaN."""
+    base = make_loss_fn(model, metric, aux)
+
+    def loss_fn(params, batch, lmbda, rng, noise=None):
+        loss, metrics = base(params, batch, lmbda, rng, noise)
+        p = jax.tree_util.tree_leaves(params)[0].ravel()[0]
+        return loss + jnp.sqrt(jnp.abs(p - jax.lax.stop_gradient(p))), metrics
+
+    return loss_fn
+
+
+def test_a_nan_gradient_under_a_finite_loss_also_leaves_state_unchanged():
+    model = get("bmshj2018-factorized", 1, N=8, M=8)
+    state = create_train_state(model, jax.random.PRNGKey(0), {"image_shape": (1, 32, 32, 3)})
+    step = jax.jit(make_train_step(model, None, loss_factory=_nan_gradient_factory))
+    x = jax.random.uniform(jax.random.PRNGKey(2), (1, 32, 32, 3))
+    new, metrics = step(state, x, 0.01, jax.random.PRNGKey(1))
+    assert np.isfinite(float(metrics["loss"])) and float(metrics["finite"]) == 0.0
+    assert int(new.step) == 0
+    for a, b in zip(jax.tree_util.tree_leaves(new), jax.tree_util.tree_leaves(state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    good, metrics = jax.jit(make_train_step(model, None))(state, x, 0.01, jax.random.PRNGKey(1))
+    assert float(metrics["finite"]) == 1.0 and int(good.step) == 1
+
+
+def test_the_finite_check_is_one_scalar_not_one_per_leaf():
+    """The non-finite guard reads the gradient norm: a per-leaf `isfinite` stack made XLA:CPU's compile time
+    grow as about the square of the leaf count (400 leaves: 114 s against 5.5 s; MLIC++'s 879: > 30 min)."""
+    model = get("bmshj2018-hyperprior", 1, N=8, M=8)
+    config = {"image_shape": (1, 64, 64, 3)}
+    state = jax.eval_shape(lambda k: create_train_state(model, k, config, jit=True), jax.random.PRNGKey(0))
+    text = jax.jit(make_train_step(model, config)).lower(
+        state, jax.ShapeDtypeStruct((1, 64, 64, 3), jnp.float32), jnp.float32(0.01), jax.random.PRNGKey(1)
+    ).as_text()
+    assert len(jax.tree_util.tree_leaves(state.params)) > 20
+    assert text.count("stablehlo.is_finite") <= 2, text.count("stablehlo.is_finite")
