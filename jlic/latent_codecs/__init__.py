@@ -15,7 +15,7 @@ See :mod:`jlic.latent_codecs.base` for the interface (``forward`` / ``encode`` /
 """
 
 from jlic.latent_codecs.base import CodingContext, ConditionalLeaf, LatentCodec, LatentOut, quantize_pair
-from jlic.latent_codecs.channel_groups import ChannelGroups, GroupScan
+from jlic.latent_codecs.channel_groups import ChannelGroups
 from jlic.latent_codecs.checkerboard import Checkerboard, anchor_mask
 from jlic.latent_codecs.entropy_bottleneck import EntropyBottleneck
 from jlic.latent_codecs.gaussian_conditional import GaussianConditional
@@ -25,6 +25,6 @@ from jlic.latent_codecs.rasterscan import RasterScan, wavefronts
 
 __all__ = [
     "ChannelGroups", "Checkerboard", "CodingContext", "ConditionalLeaf", "EntropyBottleneck",
-    "GaussianConditional", "GaussianMixtureConditional", "GroupScan", "Hyperprior", "LatentCodec", "LatentOut",
+    "GaussianConditional", "GaussianMixtureConditional", "Hyperprior", "LatentCodec", "LatentOut",
     "MixtureTables", "RasterScan", "anchor_mask", "quantize_pair", "wavefronts",
 ]

@@ -8,20 +8,12 @@ channel context, else ``concat(channel_context[k](y_hat[:k]), side)`` (CompressA
 latent residual prediction, ``lrp[k](y_hat[:k], side, y_hat_k)`` is added to group k's ``y_hat`` before
 the later groups see it. ``side_k`` may be a pytree (e.g. MLIC++'s hyperprior output, previous groups and
 their contexts, computed once per group for both checkerboard passes).
-
-Equal groups whose networks differ only in how many previous channels they read (MLIC++'s slices) can
-train as one ``lax.scan`` (:class:`GroupScan`): the model stacks each group's parameters, zero-padded to
-the widest group's input, and the forward runs one group's program n times instead of n unrolled copies.
-Measured on MLIC++-CPU (2026-12-01, 2-core AMD EPYC): the step compiles in 115 s against 113 s unrolled and
-runs 19 % slower (0.158 s against 0.133 s), so no model uses it by default.
-Coding runs group by group either way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -30,28 +22,6 @@ import numpy as np
 from jlic.latent_codecs.base import LatentCodec, LatentOut, split_key
 
 Array = jax.Array
-
-
-@dataclass(frozen=True, eq=False)
-class GroupScan:
-    """The forward of n equal groups as one ``lax.scan`` over the groups (see the module docstring).
-
-    Args:
-      params: the groups' parameters, stacked on a leading axis of n (a pytree; called inside the
-        forward, so it may read a bound flax module's variables).
-      codec: group k's codec, built from its slice of ``params``.
-      channel_context: ``(params_k, k, prev, side) -> side_k``; ``prev`` is y's full width with the groups
-        before k decoded and zeros from group k on; ``k`` is a traced int32.
-      lrp: ``(params_k, prev, side, y_hat_k) -> residual`` added to group k's ``y_hat`` (or ``None``).
-      enabled: whether to scan now (e.g. not while flax creates the parameters, which the unrolled
-        groups do).
-    """
-
-    params: Callable[[], Any]
-    codec: Callable[[Any], LatentCodec]
-    channel_context: Callable[[Any, Array, Array, Any], Any]
-    lrp: Callable[[Any, Array, Any, Array], Array] | None = None
-    enabled: Callable[[], bool] = lambda: True
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,8 +35,6 @@ class ChannelGroups(LatentCodec):
         context, e.g. the first group).
       lrp: per group, the latent residual prediction (or ``None`` for none at all).
       context_takes_side: ``channel_context[k]`` takes ``(y_hat_prev, side)`` and returns ``side_k``.
-      scan: equal groups only: the forward as one scan over the groups (:class:`GroupScan`); it must
-        compute what ``codecs`` / ``channel_context`` / ``lrp`` compute.
     """
 
     groups: tuple[int, ...]
@@ -74,12 +42,9 @@ class ChannelGroups(LatentCodec):
     channel_context: Sequence[Callable | None]
     lrp: Sequence[Callable | None] | None = None
     context_takes_side: bool = False
-    scan: GroupScan | None = None
 
     def __post_init__(self) -> None:
         n = len(self.groups)
-        if self.scan is not None and len(set(self.groups)) != 1:
-            raise ValueError(f"a scan over the groups needs equal groups, got {self.groups}")
         lrp_n = n if self.lrp is None else len(self.lrp)
         if len(self.codecs) != n or len(self.channel_context) != n or lrp_n != n:
             raise ValueError(f"{n} groups need {n} codecs, channel contexts (and lrp networks)")
@@ -113,8 +78,6 @@ class ChannelGroups(LatentCodec):
         b = self._bounds()
         if y.shape[-1] != b[-1]:
             raise ValueError(f"groups {self.groups} sum to {b[-1]} channels, y has {y.shape[-1]}")
-        if self.scan is not None and self.scan.enabled():
-            return self._scan_forward(y, side, train, key)
         keys = split_key(key, len(self.groups))
         y_hats, liks = [], []
         for k, codec in enumerate(self.codecs):
@@ -126,25 +89,6 @@ class ChannelGroups(LatentCodec):
             y_hats.append(y_hat)
             liks.append(out.likelihoods["y"])
         return LatentOut(jnp.concatenate(y_hats, -1), {"y": jnp.concatenate(liks, -1)})
-
-    def _scan_forward(self, y: Array, side: Any, train: bool, key: Array | None) -> LatentOut:
-        """``forward`` as one scan: the same keys per group, y_hat built in a buffer of y's width."""
-        n, g = len(self.groups), self.groups[0]
-        scan = self.scan
-
-        def body(prev, xs):
-            k, params_k, key_k = xs
-            y_k = jax.lax.dynamic_slice_in_dim(y, k * g, g, axis=-1)
-            out = scan.codec(params_k).forward(y_k, scan.channel_context(params_k, k, prev, side), train, key_k)
-            y_hat = out.y_hat
-            if scan.lrp is not None:
-                y_hat = y_hat + scan.lrp(params_k, prev, side, y_hat)
-            return jax.lax.dynamic_update_slice_in_dim(prev, y_hat, k * g, axis=-1), out.likelihoods["y"]
-
-        keys = None if key is None else jax.random.split(key, n)
-        y_hat, liks = jax.lax.scan(body, jnp.zeros_like(y), (jnp.arange(n), scan.params(), keys))
-        liks = jnp.moveaxis(liks, 0, -2).reshape(y.shape)  # (n, ..., g) -> (..., n * g), group-major
-        return LatentOut(y_hat, {"y": liks})
 
     def _run(self, ctx, writer, reader, y, side, shape):
         b = self._bounds()

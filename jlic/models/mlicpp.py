@@ -23,13 +23,6 @@ blocks, a 3x3 stride-2 conv; g_s: residual blocks, 3 sub-pixel upsampling blocks
 conv hyperprior with GELU. The coding lives in the latent codecs: one ChannelGroups of Checkerboards with
 context functions (`jlic.latent_codecs.checkerboard`); this file only composes networks.
 
-Training and evaluation can run the 10 slices as one ``lax.scan`` (``scan_slices``): each
-slice's parameters are zero-padded to the widest slice's inputs (slice 0's missing contexts are zero
-networks) and stacked, so the step holds one slice's program instead of ten (156k optimised HLO
-instructions against 226k; the compile time on XLA:CPU stayed 115 s against 113 s). The parameters keep the
-official layout; the padded slices compute what the unrolled ones do (tested to float rounding). The
-padding costs compute: the contexts of slice k read all 9 previous-slice widths, not k.
-
 Generalised sizes (for CPU-sized variants): `slices` slices of M/slices channels, the inter-slice context
 with one head per previous slice (head width M/slices; the official `slice_ch * k // 32` heads is the same
 at 32 channels per slice) and the fixed widths of the official code as arguments.
@@ -38,21 +31,14 @@ at 32 channels per slice) and the fixed widths of the official code as arguments
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from jlic.entropy import factorized
-from jlic.latent_codecs import (
-    ChannelGroups,
-    Checkerboard,
-    EntropyBottleneck,
-    GaussianConditional,
-    GroupScan,
-    Hyperprior,
-)
+from jlic.latent_codecs import ChannelGroups, Checkerboard, EntropyBottleneck, GaussianConditional, Hyperprior
 from jlic.latent_codecs.checkerboard import anchor_mask
 from jlic.layers import ConvStack
 from jlic.layers.linear_attention import DepthwiseConv, linear_attention
@@ -71,21 +57,6 @@ PARITY = "odd"  # MLIC++'s anchors: (i + j) odd
 def gelu(x: Array) -> Array:
     """PyTorch's default (exact, erf) GELU."""
     return nn.gelu(x, approximate=False)
-
-
-def insert_zeros(x: Array, axis: int, at: int, size: int) -> Array:
-    """``x`` with ``size`` zeros inserted before index ``at`` of ``axis`` (a weight for extra zero inputs)."""
-    if size == 0:
-        return x
-    shape = list(x.shape)
-    shape[axis] = size
-    return jnp.concatenate([jax.lax.slice_in_dim(x, 0, at, axis=axis), jnp.zeros(shape, x.dtype),
-                            jax.lax.slice_in_dim(x, at, x.shape[axis], axis=axis)], axis)
-
-
-def residual_prediction(net: Callable[[Array], Array], hyper: Array, prev: Array, y_k: Array, m: int) -> Array:
-    """0.5 tanh(net([hyper means, y_hat[<k], slice k])) (MLIC++'s latent residual prediction)."""
-    return 0.5 * jnp.tanh(net(jnp.concatenate([hyper[..., m:], prev, y_k], -1)))
 
 
 class AnalysisMlic(nn.Module):
@@ -241,7 +212,6 @@ class Mlicpp(LatentCodecModel):
     local_heads: int = 2
     intra_heads: int = 2
     filters: tuple[int, ...] = (3, 3, 3, 3)
-    scan_slices: bool = True
 
     def slice_channels(self) -> int:
         if self.M % self.slices:
@@ -274,9 +244,7 @@ class Mlicpp(LatentCodecModel):
             groups=(s,) * n, codecs=codecs,
             channel_context=[lambda prev, hyper, k=k: self.slice_side(k, prev, hyper) for k in range(n)],
             lrp=[lambda prev, hyper, y_k, k=k: self.nonanchor_lrp(k, prev, hyper, y_k) for k in range(n)],
-            context_takes_side=True,
-            scan=GroupScan(self.stacked_slice_params, self.scanned_codec, self.scanned_side, self.scanned_lrp,
-                           enabled=lambda: self.scan_slices and n > 1 and not self.is_initializing()))
+            context_takes_side=True)
         self.latent_codec = Hyperprior(y=groups, z=EntropyBottleneck(eb, quantizer="ste"), h_a=self.h_a,
                                        h_s=self.h_s)
 
@@ -302,100 +270,13 @@ class Mlicpp(LatentCodecModel):
         return self.entropy_parameters_nonanchor[k](jnp.concatenate([*parts, side["hyper"]], -1))
 
     def lrp(self, net: nn.Module, hyper: Array, prev: Array, y_k: Array) -> Array:
-        return residual_prediction(net, hyper, prev, y_k, self.M)
+        """0.5 tanh(net([hyper means, y_hat[<k], slice k])) (MLIC++'s latent residual prediction)."""
+        means = hyper[..., self.M:]
+        return 0.5 * jnp.tanh(net(jnp.concatenate([means, prev, y_k], -1)))
 
     def nonanchor_lrp(self, k: int, prev: Array, hyper: Array, y_k: Array) -> Array:
         nonanchor = ~anchor_mask(y_k.shape[1], y_k.shape[2], PARITY)
         return self.lrp(self.lrp_nonanchor[k], hyper, prev, y_k) * jnp.asarray(nonanchor, y_k.dtype)[..., None]
-
-    # ------------------------------------------------------- the same slices as one scan (training, eval)
-
-    def slice_templates(self) -> dict[str, nn.Module]:
-        """Unbound networks of a scanned slice; its contexts read all ``(slices - 1) * s`` previous channels."""
-        s, n = self.slice_channels(), self.slices
-        ep = (*self.parameter_widths, 2 * s)
-        return {"channel": ConvStack((*self.channel_widths, 4 * s), 3, gelu, parent=None),
-                "inter": GlobalInterContext(n - 1, 2 * s, parent=None),
-                "intra": GlobalIntraContext(self.intra_heads, parent=None),
-                "local": LocalContext(self.local_heads, self.window, parent=None),
-                "ep_a": ConvStack(ep, 1, gelu, parent=None), "ep_n": ConvStack(ep, 1, gelu, parent=None),
-                "lrp_a": ConvStack((*self.lrp_widths, s), 3, gelu, parent=None),
-                "lrp_n": ConvStack((*self.lrp_widths, s), 3, gelu, parent=None)}
-
-    def stacked_slice_params(self) -> dict:
-        """Every slice's parameters padded to the scanned slice's shapes, stacked on a leading axis."""
-        p, s, n, m = self.variables["params"], self.slice_channels(), self.slices, self.M
-        width = (n - 1) * s
-
-        def first(tree: dict, at: int, size: int) -> dict:  # zero input rows for the first conv
-            conv = tree["layer_0"]
-            return {**tree, "layer_0": {**conv, "kernel": insert_zeros(conv["kernel"], 2, at, size)}}
-
-        def attention_inputs(tree: dict, have: int) -> dict:  # q/k/v projections and reprojection to `width`
-            pad, out = width - have, dict(tree)
-            for name in ("queries", "keys", "values"):
-                conv, dw = tree[name]["layer_0"], tree[name]["layer_1"]
-                kernel = insert_zeros(insert_zeros(conv["kernel"], 2, have, pad), 3, have, pad)
-                out[name] = {"layer_0": {"kernel": kernel,
-                                         "bias": insert_zeros(conv["bias"], 0, have, pad)},
-                             "layer_1": {"kernel": insert_zeros(dw["kernel"], 3, have, pad),
-                                         "bias": insert_zeros(dw["bias"], 0, have, pad)}}
-            out["reprojection"] = first({"layer_0": tree["reprojection"]}, have, pad)["layer_0"]
-            return out
-
-        slots = []
-        for k in range(n):
-            have = k * s  # previous channels slice k reads
-            slot = {"local": p[f"local_context_{k}"],
-                    "lrp_a": first(p[f"lrp_anchor_{k}"], m + have, width - have),
-                    "lrp_n": first(p[f"lrp_nonanchor_{k}"], m + have, width - have)}
-            if k:
-                slot |= {"channel": first(p[f"channel_context_{k - 1}"], have, width - have),
-                         "inter": attention_inputs(p[f"global_inter_context_{k - 1}"], have),
-                         "intra": p[f"global_intra_context_{k - 1}"],
-                         "ep_a": p[f"entropy_parameters_anchor_{k}"],
-                         "ep_n": p[f"entropy_parameters_nonanchor_{k}"]}
-            else:  # no contexts: zero networks, and zero weights for their inputs
-                slot |= {"ep_a": first(p["entropy_parameters_anchor_0"], 0, 6 * s),
-                         "ep_n": first(p["entropy_parameters_nonanchor_0"], 2 * s, 8 * s)}
-            slots.append(slot)
-        for name in ("channel", "inter", "intra"):
-            slots[0][name] = jax.tree.map(jnp.zeros_like, slots[1][name])
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *slots)
-
-    def scanned_side(self, params: dict, k: Array, prev: Array, hyper: Array) -> dict[str, Array]:
-        """`slice_side` of a scanned slice (``prev``: all of y, zero from slice k on)."""
-        s, t = self.slice_channels(), self.slice_templates()
-        prev = prev[..., :(self.slices - 1) * s]
-        return {"hyper": hyper, "prev": prev,
-                "last": jax.lax.dynamic_slice_in_dim(prev, jnp.maximum(k - 1, 0) * s, s, axis=-1),
-                "inter": t["inter"].apply({"params": params["inter"]}, prev),
-                "channel": t["channel"].apply({"params": params["channel"]}, prev)}
-
-    def scanned_codec(self, params: dict) -> Checkerboard:
-        """Slice k's checkerboard with the scanned networks of its parameters."""
-        t, m = self.slice_templates(), self.M
-
-        def net(name: str) -> Callable[..., Array]:
-            return lambda *x: t[name].apply({"params": params[name]}, *x)
-
-        def nonanchor(y_a: Array, side: dict[str, Array]) -> Array:
-            parts = [net("local")(y_a), net("intra")(side["last"], y_a), side["inter"], side["channel"]]
-            return net("ep_n")(jnp.concatenate([*parts, side["hyper"]], -1))
-
-        return Checkerboard(
-            GaussianConditional(quantizer="ste"), anchor_parity=PARITY,
-            anchor_parameters=lambda side: net("ep_a")(jnp.concatenate([side["inter"], side["channel"],
-                                                                         side["hyper"]], -1)),
-            nonanchor_parameters=nonanchor,
-            anchor_lrp=lambda y_a, side: residual_prediction(net("lrp_a"), side["hyper"], side["prev"], y_a, m))
-
-    def scanned_lrp(self, params: dict, prev: Array, hyper: Array, y_k: Array) -> Array:
-        t, width = self.slice_templates(), (self.slices - 1) * self.slice_channels()
-        nonanchor = ~anchor_mask(y_k.shape[1], y_k.shape[2], PARITY)
-        r = residual_prediction(lambda x: t["lrp_n"].apply({"params": params["lrp_n"]}, x), hyper,
-                                prev[..., :width], y_k, self.M)
-        return r * jnp.asarray(nonanchor, y_k.dtype)[..., None]
 
 
 def parameter_count(**kwargs) -> int:

@@ -128,38 +128,3 @@ def test_real_kodak_crop_codes_bit_exactly_with_jit_and_without(tiny):
     # same, y_hat (symbol + mean + LRP) agrees to 3e-6 (the deterministic mode, jlic/fixedpoint, is exact).
     np.testing.assert_allclose(decoded2["y_hat"], latents["y_hat"], rtol=0, atol=1e-5)
     assert c.decompress(data).shape == img.shape
-
-
-def _loss_and_grads(module, params, x, train):
-    def loss(p):
-        x_hat, liks = module.apply({"params": p}, x, train, rngs={"noise": jax.random.PRNGKey(3)})
-        bits = sum(-jnp.log2(v).sum() for v in jax.tree.leaves(liks))
-        return bits / x.size + 100.0 * jnp.mean((x - x_hat) ** 2), (x_hat, liks)
-    return jax.value_and_grad(loss, has_aux=True)(params)
-
-
-@pytest.mark.parametrize("slices", [3, pytest.param(10, marks=pytest.mark.slow)])
-def test_scanned_slices_compute_what_the_unrolled_slices_compute(slices):
-    """The one-scan training/eval forward (padded, stacked slice parameters) against the 10 (here 3) unrolled
-    slices: the same loss, x_hat and likelihoods to float rounding, and the same gradient for every leaf,
-    in training (noise, straight-through rounding) and evaluation; the parameters are the unrolled ones."""
-    kw = {"N": 8, "M": 4 * slices, "slices": slices, "channel_widths": (8, 6), "parameter_widths": (8, 6),
-          "lrp_widths": (6,)}
-    scanned, unrolled = mlicpp.Mlicpp(**kw), mlicpp.Mlicpp(**kw, scan_slices=False)
-    x = jax.random.uniform(jax.random.PRNGKey(1), (2, 64, 64, 3))
-    params = unrolled.init({"params": jax.random.PRNGKey(0), "noise": jax.random.PRNGKey(0)}, x, True)["params"]
-    for train in (True, False):
-        (lu, (xu, liks_u)), gu = _loss_and_grads(unrolled, params, x, train)
-        (ls, (xs, liks_s)), gs = _loss_and_grads(scanned, params, x, train)
-        np.testing.assert_allclose(float(ls), float(lu), rtol=1e-5)
-        np.testing.assert_allclose(np.asarray(xs), np.asarray(xu), atol=1e-5)
-        for k in liks_u:
-            np.testing.assert_allclose(np.log(np.asarray(liks_s[k])), np.log(np.asarray(liks_u[k])), atol=1e-4)
-        assert jax.tree.structure(gs) == jax.tree.structure(gu)
-        scale = max(float(jnp.abs(g).max()) for g in jax.tree.leaves(gu))
-        for a, b in zip(jax.tree.leaves(gs), jax.tree.leaves(gu), strict=True):
-            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-4 * scale)
-    # a change to one slice's weights reaches the scanned loss (the scan reads the real parameters)
-    bumped = jax.tree.map(lambda a: a, params)
-    bumped[f"entropy_parameters_nonanchor_{slices - 1}"]["layer_0"]["bias"] += 0.5
-    assert float(_loss_and_grads(scanned, bumped, x, False)[0][0]) != float(ls)
