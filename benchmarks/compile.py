@@ -3,6 +3,7 @@
     python -m benchmarks.compile                                       # the CPU configs + the control
     python -m benchmarks.compile --configs elic2022_cpu --variants base,O1 --repeat 2
     python -m benchmarks.compile --configs bmshj2018_factorized:N=32 --parts init
+    python -m benchmarks.compile --guard 100,200,400      # the train step's non-finite guard alone
 
 Configs are `experiments/configs/<name>.py` (`name:K=V,...` overrides `model_kwargs`); `control` is the
 default config's size (N=32, M=48) with `mbt2018-mean`. Every (config, variant) is measured in a fresh
@@ -182,6 +183,42 @@ def _layers(batch: int, steps: int, widen: int = 1, grow: int = 1) -> list[dict[
     return out
 
 
+def _guard(counts: list[int]) -> list[dict[str, Any]]:
+    """Compile seconds of the optimizer update plus the non-finite guard of the train step on `n` synthetic
+    (3, 3, 16, 24..30) leaves: the guard of `jlic.train.step` (one `isfinite` of the gradient norm) against
+    the per-leaf `isfinite` stack it replaced (2026-12-01), each followed by the per-leaf `where` keep."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from jlic.train.state import make_optimizer
+
+    out = []
+    for n in counts:
+        params = {f"p{i}": jax.ShapeDtypeStruct((3, 3, 16, 24 + i % 7), jnp.float32) for i in range(n)}
+        opt = make_optimizer({"lr": 1e-3, "aux_lr": 1e-3, "clip_norm": 1.0})
+        state = jax.eval_shape(opt.init, params)
+        rec = {"part": "guard", "leaves": n}
+        for guard in ("norm", "per_leaf"):
+            def update(g, o, p, guard=guard, opt=opt):
+                u, o2 = opt.update(g, o, p)
+                p2 = optax.apply_updates(p, u)
+                if guard == "norm":
+                    finite = jnp.isfinite(optax.global_norm(g))
+                else:
+                    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(g)]))
+                keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
+                return keep(p2, p), keep(o2, o)
+
+            lowered = jax.jit(update).lower(params, state, params)
+            t = time.perf_counter()
+            lowered.compile()
+            rec[f"{guard}_compile_s"] = round(time.perf_counter() - t, 2)
+        out.append(rec)
+        print(json.dumps(rec), flush=True)
+    return out
+
+
 def _default_rule() -> str:
     from jlic.ops import conv
 
@@ -203,9 +240,19 @@ def main() -> None:
     ap.add_argument("--no-record", action="store_true")
     ap.add_argument("--layers", help="BATCH,WIDEN,GROW: per-convolution kernel-gradient rules instead "
                     "(4,1,1: the CPU configs' convolutions)")
+    ap.add_argument("--guard", help="N,N,...: compile seconds of the update + non-finite guard on N leaves, "
+                    "one isfinite of the norm against one per leaf")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     parts = args.parts.split(",")
+    if args.guard:
+        load0 = _load()
+        for rec in _guard([int(v) for v in args.guard.split(",")]):
+            rec.update({"load_before": load0, "load_after": _load(), "cpu": cpu_name(),
+                        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            if not args.no_record:
+                append_record("compile", rec)
+        return
     if args.layers:
         load0 = _load()
         batch, widen, grow = (int(v) for v in args.layers.split(","))

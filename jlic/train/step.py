@@ -2,7 +2,8 @@
 stacked λ axis first): `step(state, batch, lmbda, rng) -> (state, metrics)`.
 
 A step whose loss or gradients are not finite leaves the state unchanged and reports `finite = 0`, so a NaN
-never reaches the parameters; the loop decides whether to stop.
+never reaches the parameters; the loop decides whether to stop. The metrics include the gradient norm and the
+network learning rate of the update (`lr`, as scheduled by `jlic.train.state.lr_schedule`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import optax
 from jlic import quantize
 from jlic.models.base import CompressionModel
 from jlic.train.loss import rate_distortion
-from jlic.train.state import TrainState, make_optimizer, param_labels
+from jlic.train.state import TrainState, lr_schedule, make_optimizer, param_labels
 
 Array = jax.Array
 StepFn = Callable[[TrainState, Array, Array, Array], tuple[TrainState, dict[str, Array]]]
@@ -60,6 +61,7 @@ def make_train_step(model: CompressionModel, config: Mapping[str, Any] | Any = N
     network trajectory; the quantiles (coding medians) differ by one step's density update.
     """
     optimizer = make_optimizer(config)
+    schedule = lr_schedule(config)
     aux_step = (config.get("aux_step", None) if hasattr(config, "get") else None) or "joint"
     if aux_step not in ("joint", "after_main"):
         raise ValueError(f"aux_step must be 'joint' or 'after_main', not {aux_step!r}")
@@ -91,6 +93,9 @@ def make_train_step(model: CompressionModel, config: Mapping[str, Any] | Any = N
                                opt_state=keep(opt_state, state.opt_state))
         metrics["finite"] = finite.astype(jnp.float32)
         metrics["grad_norm"] = grad_norm
+        # the network learning rate of this update (the schedule of the update count, which equals
+        # state.step: a skipped step moves neither)
+        metrics["lr"] = jnp.asarray(schedule(state.step) if callable(schedule) else schedule, jnp.float32)
         return new_state, metrics
 
     return step

@@ -86,12 +86,13 @@ def test_missing_anchors_warn_not_fail(tmp_path):
 
 
 @pytest.mark.slow
-def test_elic_cpu_config_runs(tmp_path):
-    """The CPU-sized ELIC config (its own small N/M, scaled groups) trains, exports and evaluates with real
-    bytes, shortened to 20 steps."""
+@pytest.mark.parametrize("stem", ["elic2022_cpu", "mlicpp_cpu"])
+def test_cpu_config_runs(tmp_path, stem):
+    """The CPU-sized ELIC config (its own small N/M, scaled groups) and MLIC++ config (10 slices x 2 passes)
+    train, export and evaluate with real bytes, shortened to 20 steps."""
     from jlic.train.loop import train_and_evaluate
 
-    c = _config("elic2022_cpu")
+    c = _config(stem)
     with c.unlocked():
         c.lambdas = (0.001, 0.05)
         c.num_steps, c.batch_size = 20, 2

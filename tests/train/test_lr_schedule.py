@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from experiments.configs import default
+from jlic.models import get
 from jlic.train import loop
-from jlic.train.state import lr_schedule, make_optimizer
+from jlic.train.state import create_train_state, lr_schedule, make_optimizer
+from jlic.train.step import make_train_step
 
 
 def _applied_lrs(config: dict, steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,3 +107,20 @@ def test_resume_across_a_boundary_is_exact(tmp_path):
     for lmbda in cfg.lambdas:
         jax.tree.map(np.testing.assert_array_equal, _params(resumed, lmbda), _params(tmp_path / "full", lmbda))
     assert read_jsonl(resumed / "metrics.jsonl") == read_jsonl(tmp_path / "full" / "metrics.jsonl")
+
+
+def test_the_step_reports_the_scheduled_learning_rate():
+    """`metrics["lr"]` is the rate of each update: 1e-3, then x0.5 from update 2 of 4 (boundary 0.5)."""
+    model = get("bmshj2018-factorized", 1, N=8, M=8)
+    config = {"image_shape": (1, 32, 32, 3), "lr": 1e-3, "lr_schedule": "step", "lr_boundaries": (0.5,),
+              "lr_decay": 0.5, "num_steps": 4}
+    state = create_train_state(model, jax.random.PRNGKey(0), config)
+    step = jax.jit(make_train_step(model, config))
+    x = jax.random.uniform(jax.random.PRNGKey(2), (1, 32, 32, 3))
+    rates = []
+    for i in range(4):
+        state, metrics = step(state, x, 0.01, jax.random.PRNGKey(i))
+        rates.append(float(metrics["lr"]))
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 5e-4, 5e-4], rtol=1e-6)
+    _, metrics = jax.jit(make_train_step(model, {"lr": 2e-4}))(state, x, 0.01, jax.random.PRNGKey(9))
+    assert float(metrics["lr"]) == np.float32(2e-4)
