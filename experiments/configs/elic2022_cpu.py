@@ -22,6 +22,10 @@ latent codecs):
   kernel gradients 2685 instructions, 144 s. The latent-codec forward (5 groups x 2 passes) is 388
   instructions of it; g_a/g_s (138 convs, 4 attention blocks) and their backward are the bulk.
 - the whole train step did not finish compiling in 600 s wall (buffer assignment dominates a perf profile).
+  The cause was the step's non-finite guard, a per-leaf `isfinite` stack that XLA duplicated into every
+  leaf's update (890k optimised HLO instructions, 362 s to compile at load ~2). The guard now reads the
+  gradient norm: 78k instructions, 48 s, and steps of 0.077 s against 0.099 s (2026-12-01, load ~1.7;
+  `python -m benchmarks.compile --configs elic2022_cpu --parts step`, records marked with their commit).
 - the slow test (20 steps x 2 λ, export, real-bytes evaluation) passed, in 1004 s wall at load ~10.
 
 Equal CPU budget (`python -m benchmarks.budget`, 2026-12-01, 2-core AMD EPYC at load 4-9; record in
