@@ -22,9 +22,13 @@ a CPU (and the coding cost of each). What it cannot show: their ranking when tra
 is what the papers report — 2000-6000 steps at batch 4 x 128² is ~0.01% of MLIC++'s training signal
 (`../shared/reference/cpu-training-facts.md`), and larger context models are the slowest to start.
 
-Measured 2026-12-01 (900 CPU-s each, λ 0.0067, 2-core AMD EPYC at load 4-9; `--summary`):
-mbt2018-mean 6208 steps, 0.296 bpp / 26.51 dB; elic2022 2060 steps, 0.231 bpp / 24.62 dB; entroformer 4849
-steps, 0.295 bpp / 25.88 dB; mlicpp: its first train step had not compiled after 34 min (stopped).
+Measured 2026-12-01 (900 CPU-s each, λ 0.0067, 2-core AMD EPYC; `--summary`; records marked "run"):
+run 2, the four models at the same time (load 3-10): mbt2018-mean 5505 steps, 0.292 bpp / 25.99 dB (+0.14 dB
+over JPEG); elic2022 1988 steps, 0.236 bpp / 24.39 dB (+0.05); entroformer 4736 steps, 0.282 bpp / 25.81 dB
+(+0.19); mlicpp 1198 steps, 0.152 bpp / 22.92 dB (below JPEG's lowest anchor rate). Run 1 (one after the
+other, load 1-10, before the step's guard fix): mbt2018-mean 6208 steps, 0.296 bpp / 26.51 dB (+0.54);
+elic2022 2060, 0.231 / 24.62 (+0.46); entroformer 4849, 0.295 / 25.88 (-0.06). The same settings lost ~11 %
+of their steps and 0.5 dB under load: CPU seconds under contention buy less, so compare within one run.
 """
 
 from __future__ import annotations
