@@ -185,13 +185,14 @@ def _layers(batch: int, steps: int, widen: int = 1, grow: int = 1) -> list[dict[
 
 def _guard(counts: list[int]) -> list[dict[str, Any]]:
     """Compile seconds of the optimizer update plus the non-finite guard of the train step on `n` synthetic
-    (3, 3, 16, 24..30) leaves: the guard of `jlic.train.step` (one `isfinite` of the gradient norm) against
+    (3, 3, 16, 24..30) leaves: `jlic.train.step.keep_if_finite` (one `isfinite` of the gradient norm) against
     the per-leaf `isfinite` stack it replaced (2026-12-01), each followed by the per-leaf `where` keep."""
     import jax
     import jax.numpy as jnp
     import optax
 
     from jlic.train.state import make_optimizer
+    from jlic.train.step import keep_if_finite
 
     out = []
     for n in counts:
@@ -204,11 +205,9 @@ def _guard(counts: list[int]) -> list[dict[str, Any]]:
                 u, o2 = opt.update(g, o, p)
                 p2 = optax.apply_updates(p, u)
                 if guard == "norm":
-                    finite = jnp.isfinite(optax.global_norm(g))
-                else:
-                    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(g)]))
-                keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
-                return keep(p2, p), keep(o2, o)
+                    return keep_if_finite(jnp.float32(0.0), g, (p2, o2), (p, o))[0]
+                finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(g)]))
+                return jax.tree.map(lambda a, b: jnp.where(finite, a, b), (p2, o2), (p, o))
 
             lowered = jax.jit(update).lower(params, state, params)
             t = time.perf_counter()
