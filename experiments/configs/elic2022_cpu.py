@@ -8,10 +8,10 @@ in 10 steps with real bytes), not a model that compresses well:
     python -m experiments.sweep --config experiments/configs/elic2022_cpu.py --workdir runs/elic2022-cpu
 
 A shortened copy (20 steps) runs in the slow test
-`tests/experiments/test_configs.py::test_elic_cpu_config_runs`.
+`tests/experiments/test_configs.py::test_cpu_config_runs[elic2022_cpu]`.
 Compile cost (2026-12-01, 2-core AMD EPYC shared at load 15-20, so walls are ~5x an
-idle machine's; the cause is XLA:CPU's per-instruction compile cost, superlinear in program size, not the
-latent codecs):
+idle machine's; not the latent codecs: the init's per-leaf key derivation and, for the whole step, the
+per-leaf non-finite guard described at the end of this list):
 - `model.init`: 367 parameter leaves, each with its own threefry key derivation (flax fold_ins) and draw:
   8929 optimised HLO instructions, 170 s to compile (more than the loss gradient). `unsafe_rbg` keys: 2865
   instructions, 67 s (changes every init value, so not adopted). Since 2026-12-01 a model with more than
