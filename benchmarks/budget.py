@@ -13,7 +13,7 @@ Entroformer, whose CPU config is narrower, see `SIZES`), `model.init`, compile t
 *not* charged to the budget), then train on random crops of `--data` with the same batch, crop, λ, optimizer
 and seed until the process has spent `--cpu-seconds` of CPU time (`time.process_time`, all threads, so it is
 fair under a shared machine's load) in training steps and data loading. Then it exports the params and
-evaluates every image of `--eval` with real bytes (`jlic.train.evaluate.evaluate_model`: compress, decode,
+evaluates every image of `--eval` with real bytes (`jlic.evaluation.report.evaluate_model`: compress, decode,
 bpp from the file size, PSNR of the decoded 8-bit image) beside the estimate (`-Σ log2 p`, and the float
 forward pass's PSNR). Appends one record per model to `benchmarks/results/budget-<date>.jsonl`.
 
@@ -57,9 +57,9 @@ def _train(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
 
+    from jlic.codec.export import save_model
     from jlic.data.pipeline import get_source, train_iterator
     from jlic.models import registry
-    from jlic.models.export import save_model
     from jlic.train.state import create_train_state
     from jlic.train.step import make_train_step
 
@@ -113,10 +113,10 @@ def _evaluate(args: argparse.Namespace, record: dict[str, Any]) -> dict[str, Any
     import jax
     import jax.numpy as jnp
 
+    from jlic.codec.export import load_model
     from jlic.data.image import to_float
     from jlic.data.pipeline import eval_images
-    from jlic.models.export import load_model
-    from jlic.train.evaluate import evaluate_model
+    from jlic.evaluation.report import evaluate_model
     from jlic.train.step import make_eval_step
 
     model, params = load_model(record["export"])
@@ -137,7 +137,7 @@ ANCHORS = Path(__file__).parent / "results" / "kodak-baselines"
 def psnr_over(anchor: str, bpp: float, psnr: float) -> float | None:
     """PSNR minus the `anchor` codec's (`results/kodak-baselines/<anchor>.json`, all 24 Kodak images) at the
     same bpp, interpolated linearly in log-bpp; None outside the anchor's measured range."""
-    from jlic import rdcurve
+    from jlic.evaluation import rdcurve
 
     curve = rdcurve.load(ANCHORS / f"{anchor}.json")
     order = np.argsort(curve.bpp)

@@ -12,12 +12,12 @@ Two cases, each jlic vs CompressAI on the same symbols and the same integer tabl
 * ``single``: y and z each coded into its own stream: ``Coder.encode`` / ``Coder.decode`` (ANS and range
   backends) vs ``RansEncoder.encode_with_indexes`` / ``RansDecoder.decode_with_indexes``;
 * ``stream``: one stream of three steps, z then the two checkerboard passes of y (anchors at (i+j) even, then
-  the rest), as a hyperprior + checkerboard codec writes it: ``jlic.coding.stream.StreamWriter`` /
+  the rest), as a hyperprior + checkerboard codec writes it: ``jlic.entropy.stream.StreamWriter`` /
   ``StreamReader`` vs CompressAI's ``BufferedRansEncoder`` (+ ``flush``) / ``RansDecoder.set_stream`` +
   ``decode_stream``.
 CompressAI is timed on prebuilt Python lists (the coder call alone) and, as its ``EntropyModel.compress`` /
 ``decompress`` call it, including the array -> list conversion. jlic's ANS backend is the numba kernels of
-:mod:`jlic.coding.rans`; the previous backend is timed in the same run: ``jlic_constriction`` (numpy
+:mod:`jlic.entropy.rans`; the previous backend is timed in the same run: ``jlic_constriction`` (numpy
 grouping + ``constriction`` calls, the same bytes) and ``constriction_only`` (constriction's own calls on
 prepared segments, the floor of that backend). The parts of jlic's decode of y (input checks, counting
 sort, the kernel) are timed alone, and the first encode + decode call of the run (numba's compile, or
@@ -49,10 +49,9 @@ import numba
 import numpy as np
 
 from benchmarks.records import append_record
-from jlic.coding import cdf, rans
-from jlic.coding.coder import BACKENDS, Coder
-from jlic.coding.stream import StreamReader, StreamWriter
-from jlic.entropy import factorized, gaussian
+from jlic.entropy import cdf, factorized, gaussian, rans
+from jlic.entropy.coder import BACKENDS, Coder
+from jlic.entropy.stream import StreamReader, StreamWriter
 
 
 def make_latents(seed: int = 0) -> dict[str, Any]:
@@ -389,7 +388,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "processor": platform.processor(), "python": platform.python_version(), "numpy": np.__version__,
         "symbols": n, "repeats": args.repeats, "seed": args.seed, "clock": args.clock, "statistic": "median",
         "est_bits_tables": float(est_tables), "est_bits_continuous": float(est_cont),
-        "backend": "numba kernels (jlic.coding.rans), constriction's ANS format", "numba": numba.__version__,
+        "backend": "numba kernels (jlic.entropy.rans), constriction's ANS format", "numba": numba.__version__,
         "first_call_s": first,
     }
     single = case_single(latents, args.repeats, clock)

@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from benchmarks.records import append_record, cpu_name
-    from jlic.coding import bitstream
-    from jlic.coding.codec import Codec
+    from jlic.codec.codec import Codec
+    from jlic.entropy import bitstream
     from jlic.interop import compressai as ci
     from tests.interop.compressai_models import test_image, to_torch
     from tests.interop.vbr_models import coding_at, make_vbr_model

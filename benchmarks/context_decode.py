@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.records import append_record
-from jlic.coding import codec
+from jlic.codec import codec
 from jlic.models import registry
 
 DEFAULT_IMAGE = Path(__file__).parents[1] / ".." / "shared" / "data" / "kodak" / "kodim01.png"

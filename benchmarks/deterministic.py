@@ -35,8 +35,8 @@ def _models(run: Path) -> list[Path]:
 
 
 def measure(model_dir: Path, images: list[tuple[str, np.ndarray]], rel: float) -> dict:
-    from jlic.coding import bitstream
-    from jlic.coding.cli import load_codec
+    from jlic.commands.coding import load_codec
+    from jlic.entropy import bitstream
     from jlic.fixedpoint import Options
     from jlic.fixedpoint.context import DeterministicContext
 
@@ -81,7 +81,7 @@ def measure(model_dir: Path, images: list[tuple[str, np.ndarray]], rel: float) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jlic.coding.cli import read_image
+    from jlic.commands.coding import read_image
     from jlic.metrics.bdrate import bd_psnr, bd_rate
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

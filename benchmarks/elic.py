@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from jlic.coding.codec import Codec
+    from jlic.codec.codec import Codec
 
     net, imp = build()
     codec = Codec(imp.model, imp.params, imp.tables)

@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from PIL import Image
 
-    from jlic.coding import bitstream
-    from jlic.coding.conventions import make_codec
+    from jlic.codec.conventions import make_codec
+    from jlic.entropy import bitstream
     from jlic.interop.compressai import import_compressai
     from jlic.metrics.psnr import psnr_8bit
     from tests.interop.test_conventions import _compressai_eval

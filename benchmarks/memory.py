@@ -11,10 +11,10 @@ again (`second_s`), then reports its peak RSS (`VmHWM`). `compress` writes the `
 `decompress` case of the same size reads. The driver never starts a case whose peak, extrapolated
 linearly in pixels from the previous size of the same model and operation, exceeds `--limit-gib`, and
 kills any case whose RSS passes it (polling `/proc/<pid>/status`). The record also holds the decoder
-memory bound of `jlic.coding.limits` for each size, to compare with the measured decompress peak.
+memory bound of `jlic.codec.limits` for each size, to compare with the measured decompress peak.
 
 Images over `--tile-above` pixels (default 2048², as `python -m jlic compress`) are coded in tiles of about
-`--tile` pixels a side (`jlic.coding.tiles`; `--tile 0`: never); each case records its grid (`tiles`) and
+`--tile` pixels a side (`jlic.codec.tiles`; `--tile 0`: never); each case records its grid (`tiles`) and
 the bound of that grid. The linear extrapolation only runs between untiled sizes.
 """
 
@@ -57,7 +57,7 @@ def _image(h: int, w: int) -> Any:
 
 def child(args: argparse.Namespace) -> None:
     """One case in this process; prints one JSON line."""
-    from jlic.coding.cli import load_codec
+    from jlic.commands.coding import load_codec
 
     h, w = (int(v) for v in args.size.split("x"))
     codec = load_codec(args.model_dir)
@@ -97,8 +97,8 @@ def _export(name: str, folder: Path) -> Path:
         return target
     import jax
 
+    from jlic.codec.export import save_model
     from jlic.models import get
-    from jlic.train.checkpoint import save_model
 
     model = get(name, quality=3)
     params = jax.jit(model.init, static_argnums=1)(jax.random.PRNGKey(0), (1, 64, 64, 3))
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         child(args)
         return
 
-    from jlic.coding import tiles
+    from jlic.codec import tiles
 
     folder = Path(args.workdir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -155,8 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     cases = []
     for name in args.models:
         model_dir = _export(name, folder)
-        from jlic.coding import limits
-        from jlic.train.checkpoint import load_model
+        from jlic.codec import limits
+        from jlic.codec.export import load_model
 
         model, params = load_model(model_dir)
         prev: dict[str, tuple[int, dict[str, Any]]] = {}

@@ -115,9 +115,9 @@ def _compressai_nbytes(out: dict[str, Any]) -> int:
 def _jlic_codec_worker(args: argparse.Namespace) -> dict[str, Any]:
     import jax
 
-    from jlic.coding import bitstream
-    from jlic.coding.codec import Codec
-    from jlic.train.checkpoint import load_model
+    from jlic.codec.codec import Codec
+    from jlic.codec.export import load_model
+    from jlic.entropy import bitstream
 
     model, params = load_model(args.checkpoint)
     codec = Codec(model, params)
@@ -183,8 +183,8 @@ def _export_weights(model: str, quality: int, folder: Path) -> tuple[Path, Path]
     import torch
     from compressai import zoo
 
+    from jlic.codec.export import save_model
     from jlic.interop.compressai import import_compressai
-    from jlic.train.checkpoint import save_model
 
     torch.manual_seed(0)
     net = getattr(zoo, model.replace("-", "_"))(quality=quality, pretrained=False).eval()

@@ -106,7 +106,7 @@ def _image(name: str, size: tuple[int, int] | None = None) -> np.ndarray:
 
 def time_coding(model: Any, params: Any, img: np.ndarray) -> dict[str, float]:
     """Encode and decode seconds (first run with compiles, then a warm run), real bytes."""
-    from jlic.coding.codec import Codec
+    from jlic.codec.codec import Codec
 
     c = Codec(model, params)
     out: dict[str, float] = {}
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(warm; first {row['encode_s_first']:.1f} / {row['decode_s_first']:.1f} s)", flush=True)
         record["models"][name] = row
     if not a.no_scaling and "mlicpp" in registry.names():
-        from jlic.coding.codec import Codec
+        from jlic.codec.codec import Codec
 
         model = registry.get("mlicpp")
         c = Codec(model, random_params(model))

@@ -1,4 +1,4 @@
-"""Rate, PSNR and seconds of tiled coding (`jlic.coding.tiles`) against untiled, on the same images.
+"""Rate, PSNR and seconds of tiled coding (`jlic.codec.tiles`) against untiled, on the same images.
 
     nice -n 10 python -m benchmarks.tiling --checkpoint DIR --data /work/shared/data/kodak --sides 256 512
 
@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
 
-    from jlic.coding import bitstream
-    from jlic.coding.cli import _list_images, load_codec, read_image
+    from jlic.commands.coding import _list_images, load_codec, read_image
+    from jlic.entropy import bitstream
     from jlic.metrics.psnr import psnr_8bit
 
     codec = load_codec(args.checkpoint)

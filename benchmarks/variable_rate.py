@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.records import append_record, cpu_name
-from jlic import rdcurve
+from jlic.evaluation import rdcurve
 from jlic.metrics.bdrate import bd_psnr, bd_rate
 
 

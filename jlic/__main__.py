@@ -1,5 +1,5 @@
 import sys
 
-from jlic.cli import main
+from jlic.commands import main
 
 sys.exit(main())

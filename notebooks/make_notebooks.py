@@ -45,7 +45,7 @@ for i in range(200):
            "and `y` with Gaussian tables indexed by the hyper-synthesis scales, and wraps the streams in the "
            "`.jlic` container (magic, version, model hash, shape, CRC32)."),
     ("code", '''import skimage.data
-from jlic.coding.codec import Codec
+from jlic.codec.codec import Codec
 from jlic.metrics.psnr import psnr_8bit
 
 image = skimage.data.astronaut()[:200, :300]          # any size: 200x300 is padded to 256x320 and cropped back
@@ -104,7 +104,7 @@ grads = jax.grad(lambda s: -jnp.sum(jnp.log2(laplace_likelihood(y_hat, s, means)
 print("gradient finite:", bool(jnp.all(jnp.isfinite(grads))))'''),
     ("md", "To train and code with it, wrap it in a leaf latent codec as "
            "`jlic/latent_codecs/gaussian_conditional.py` does (its `likelihood` for training; its pmf table per "
-           "scale, built as `jlic.entropy.gaussian.pmf_table` does, becomes integer CDFs with `jlic.coding.cdf`) "
+           "scale, built as `jlic.entropy.gaussian.pmf_table` does, becomes integer CDFs with `jlic.entropy.cdf`) "
            "and use that leaf in a model's composition (README: \"Add an entropy model / latent codec\")."),
 ]
 

@@ -44,7 +44,7 @@ from benchmarks.accelerator import wheels
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("env", "tests", "sync", "train_step", "training")
 
-GPU_TESTS = ["tests/models", "tests/latent_codecs", "tests/coding/test_codec.py", "tests/coding/test_coder.py",
+GPU_TESTS = ["tests/models", "tests/latent_codecs", "tests/codec/test_codec.py", "tests/entropy/test_coder.py",
              "tests/entropy", "tests/train/test_step.py", "tests/interop/test_compressai.py"]
 
 FULL: dict[str, Any] = {

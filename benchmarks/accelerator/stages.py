@@ -6,8 +6,8 @@ orchestrator kills it a little later), `params` (the stage's part of the run pla
 stage found), `tmp`. Each stage rewrites `out/<stage>.json` whenever it has a new result, so what it had
 survives a kill; `summary` holds the short lines the orchestrator prints.
 
-Only public jlic APIs are used (`jlic.models.get/names`, `jlic.coding.codec` `Codec` or
-`compress`/`decompress`, `jlic.train.loop.train`, `jlic.train.checkpoint.load_model`,
+Only public jlic APIs are used (`jlic.models.get/names`, `jlic.codec.codec` `Codec` or
+`compress`/`decompress`, `jlic.train.loop.train`, `jlic.codec.export.load_model`,
 `experiments.configs`), so the stages survive rewrites of the models' coding internals.
 """
 
@@ -217,7 +217,7 @@ def deterministic_options(codec_mod: Any, model: Any) -> list[dict[str, str]]:
             continue
         for pname in params:
             if re.search(r"determin|integer|bit_?exact", pname, re.I):
-                hits.append({"where": f"jlic.coding.codec.{name}", "option": pname})
+                hits.append({"where": f"jlic.codec.codec.{name}", "option": pname})
     for attr in dir(model):
         if re.search(r"determin", attr, re.I) and not attr.startswith("_"):
             hits.append({"where": f"model.{attr}"})
@@ -337,7 +337,7 @@ def stage_sync(cfg: dict[str, Any], rec: Record) -> None:
     import jax
 
     from jlic import models
-    from jlic.coding import codec as codec_mod
+    from jlic.codec import codec as codec_mod
 
     p = cfg["params"]
     images = load_images(Path(cfg["data"]) / "kodak-crops", p.get("max_crops"))
@@ -471,7 +471,7 @@ def evaluate_point(model: Any, params: Any, images: list[tuple[str, Any]], rec: 
     import jax
     import numpy as np
 
-    from jlic.coding import codec as codec_mod
+    from jlic.codec import codec as codec_mod
 
     compress, decompress, _ = make_coder(codec_mod, model, params, {})
     est = jax.jit(lambda p, x: sum(-jnp_log2_sum(v)
@@ -552,7 +552,7 @@ def stage_training(cfg: dict[str, Any], rec: Record) -> None:
     import ml_collections
 
     from experiments.configs import bmshj2018_hyperprior
-    from jlic.train.checkpoint import load_model
+    from jlic.codec.export import load_model
     from jlic.train.loop import train
 
     p = cfg["params"]

@@ -48,7 +48,7 @@ class Wheel:
 
 
 WHEELS: tuple[Wheel, ...] = (
-    Wheel("constriction", "0.5.0", "constriction", "entropy coder of jlic.coding (install_requires)"),
+    Wheel("constriction", "0.5.0", "constriction", "entropy coder of jlic.entropy (install_requires)"),
     Wheel("ml-collections", "1.1.0", "ml_collections", "experiment configs (install_requires)"),
     Wheel("grain", "0.2.18", "grain", "training data pipeline (install_requires)"),
     Wheel("array-record", "0.8.6", "array_record", "Requires-Dist of grain"),

@@ -4,7 +4,7 @@ Every eval image is fitted from scratch for every λ (`jlic.overfit`): soft-roun
 (T 0.3 -> 0.1, a 2 -> 1) with Adam 1e-2 and cosine decay, then a 10% straight-through phase; weights quantized
 per group with their rate counted; latents and weights ANS-coded into a self-contained `.jlic` file, decoded
 again from the bytes alone for the figures. JPEG, WebP, JPEG 2000 and AVIF run live on the same images
-(`jlic.codecs.baselines`, the code behind `python -m jlic baselines`), so report.md holds the BD-rates.
+(`jlic.evaluation.baselines`, the code behind `python -m jlic baselines`), so report.md holds the BD-rates.
 
     python -m experiments.sweep --config experiments/configs/coolchic.py --workdir runs/coolchic
 
@@ -22,7 +22,7 @@ encoder's reconstruction in all 6 files). Means over the 2 images:
 Encode = fit + weight quantization + coding: 216-273 s of process CPU per image and λ (first fit of a process
 includes ~1 min of XLA compilation), 346-1233 s wall. Weights cost 0.009-0.013 bpp on kodim01 (estimated).
 
-BD-rate (PSNR) against the classic codecs run on the same 2 images by `jlic.codecs.baselines` (the code of
+BD-rate (PSNR) against the classic codecs run on the same 2 images by `jlic.evaluation.baselines` (the code of
 `python -m jlic baselines`; on kodim01 alone `python -m jlic baselines --data ../shared/data/kodak --limit 1`
 gave identical curves): JPEG -27.6% (+1.19 dB), WebP +67.3% (-1.63 dB), JPEG 2000 +97.0% (-1.92 dB), AVIF
 +139.8% (-2.53 dB). On kodim01 alone: JPEG -16.2%, WebP +53.0%, JPEG 2000 +52.2%, AVIF +91.1%. So at 320

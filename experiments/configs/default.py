@@ -100,7 +100,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.data.small = "upscale"  # images smaller than the crop: "upscale" or "pad"
     c.data.num_threads = 2
     c.data.tfds_data_dir = ml_collections.config_dict.placeholder(str)
-    # evaluation after training (real bytes through jlic.coding.codec)
+    # evaluation after training (real bytes through jlic.codec.codec)
     c.eval = ml_collections.ConfigDict()
     c.eval.enabled = True
     c.eval.data = "embedded:astronaut,coffee"
@@ -110,7 +110,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.eval.convention = "jlic"
     c.eval.anchors = "../shared/reference/kodak-rd"  # RD anchors (JSON); skipped if absent
     c.eval.anchor_names = ("compressai-bmshj2018-hyperprior_mse_cpu", "jpeg", "jpeg2000")
-    # classic codecs run on the same eval images (jlic.codecs.classic names; settings: codec -> sweep)
+    # classic codecs run on the same eval images (jlic.evaluation.classic names; settings: codec -> sweep)
     c.eval.live_codecs = ("jpeg", "webp")
     c.eval.live_codec_settings = ml_collections.ConfigDict({"jpeg": (5, 10, 20, 40, 60, 80, 95),
                                                             "webp": (5, 10, 20, 40, 60, 80, 95)})

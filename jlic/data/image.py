@@ -196,6 +196,15 @@ def read_image(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
     return read_image_with_warnings(path, max_pixels)[0]
 
 
+def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
+    """(H, W, 3) uint8 as the bytes of an image file in the format of ``suffix`` (PNG unless another lossless
+    Pillow format is named: .ppm, .bmp, .tif)."""
+    formats = {".png": "PNG", ".ppm": "PPM", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF"}
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format=formats.get(suffix.lower(), "PNG"))
+    return buf.getvalue()
+
+
 def to_float(image: np.ndarray) -> np.ndarray:
     """uint8 (..., 3) -> float32 in [0, 1]."""
     return np.asarray(image, dtype=np.float32) * np.float32(1.0 / 255.0)

@@ -7,7 +7,7 @@ latent's probability is the Laplace mass of its unit bin, `F(y + 1/2) - F(y - 1/
 For coding, a mean is split into `round(mean)` (subtracted from the symbol) and its fractional part in
 `[-1/2, 1/2)`, which is quantized to one of `num_fracs` bins; the scale is quantized to a log-spaced table. Each
 (scale, fraction) pair is one row of a probability table over the same support `[-support, support]`, so that
-all rows have one length. This module imports no coder; `jlic.coding.cdf.from_pmf` turns the rows into CDFs.
+all rows have one length. This module imports no coder; `jlic.entropy.cdf.from_pmf` turns the rows into CDFs.
 """
 
 from __future__ import annotations

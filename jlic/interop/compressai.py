@@ -22,17 +22,14 @@ and every jlic leaf must be found, so an architecture mismatch fails loudly.
 
 CompressAI checkpoints also carry their integer CDF tables (`_quantized_cdf`, `_offset`, `_cdf_length`, after
 `update()`); they have jlic's table layout (support, escape, end point), so `compressai_tables` turns them into
-a `jlic.coding.codec.ModelTables` that jlic's coder uses unchanged: the same integer probabilities as
+a `jlic.codec.codec.ModelTables` that jlic's coder uses unchanged: the same integer probabilities as
 CompressAI. The streams are not byte-identical (CompressAI's rANS64 with nibble escapes vs constriction's ANS
 with an Elias-gamma escape), so jlic cannot decode CompressAI strings.
 """
 
 from __future__ import annotations
 
-import argparse
-import hashlib
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +71,7 @@ class Imported:
 
     model: CompressionModel
     params: Params
-    tables: Any | None  # jlic.coding.codec.ModelTables built from CompressAI's buffers, or None
+    tables: Any | None  # jlic.codec.codec.ModelTables built from CompressAI's buffers, or None
     scale_table: np.ndarray | None  # CompressAI's GaussianConditional scale table, if stored
 
 
@@ -388,7 +385,7 @@ def _elic_kwargs(sd: Mapping[str, np.ndarray]) -> dict[str, Any]:
 
 
 def _cdf_tables(sd: Mapping[str, np.ndarray], prefix: str) -> Any | None:
-    from jlic.coding.cdf import CdfTables, validate
+    from jlic.entropy.cdf import CdfTables, validate
 
     cdf = sd.get(f"{prefix}._quantized_cdf")
     if cdf is None or cdf.size == 0 or cdf.ndim != 2:
@@ -404,9 +401,9 @@ def _cdf_tables(sd: Mapping[str, np.ndarray], prefix: str) -> Any | None:
 
 
 def compressai_tables(state_dict: Mapping[str, np.ndarray]) -> Any | None:
-    """CompressAI's own integer CDF tables as a `jlic.coding.codec.ModelTables` (None if `update()` was
+    """CompressAI's own integer CDF tables as a `jlic.codec.codec.ModelTables` (None if `update()` was
     never run, i.e. the buffers are empty). Coding with them gives CompressAI's exact probabilities."""
-    from jlic.coding.codec import ModelTables
+    from jlic.codec.codec import ModelTables
 
     eb = _cdf_tables(state_dict, "entropy_bottleneck")
     if eb is None:
@@ -443,35 +440,3 @@ def import_compressai(name: str, source: str | Path | Mapping[str, Any] | Any, q
 
 
 TABLES_FILE = "compressai_tables.npz"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m jlic import-compressai MODEL QUALITY weights.pth --out DIR`."""
-    ap = argparse.ArgumentParser(prog="python -m jlic import-compressai",
-                                 description="Convert a CompressAI state_dict into a jlic checkpoint.")
-    from jlic.interop.compressai_vbr import VBR_CLASSES
-
-    ap.add_argument("model", choices=sorted({**COMPRESSAI_CLASSES, **VBR_CLASSES}),
-                    help="CompressAI zoo / jlic registry name")
-    ap.add_argument("quality", type=int, help="zoo quality (1..8; N/M are read off the weights)")
-    ap.add_argument("weights", type=Path, help=".pth or .pth.tar file (loaded with weights_only=True)")
-    ap.add_argument("--out", type=Path, required=True, help="output directory (model.json + params.npz)")
-    ap.add_argument("--lenient", action="store_true", help="ignore CompressAI parameters jlic does not use")
-    args = ap.parse_args(argv)
-
-    from jlic.models.export import save_model
-
-    try:
-        imp = import_compressai(args.model, args.weights, args.quality, strict=not args.lenient)
-    except (KeyError, ValueError, TypeError, FileNotFoundError) as e:
-        print(f"import-compressai: {e}", file=sys.stderr)
-        return 1
-    digest = hashlib.sha256(args.weights.read_bytes()).hexdigest()
-    save_model(args.out, imp.model, imp.params,
-               extra={"source": {"compressai": str(args.weights), "sha256": digest}})
-    if imp.tables is not None:
-        (args.out / TABLES_FILE).write_bytes(imp.tables.to_bytes())
-    n = sum(int(np.size(v)) for v in jax.tree.leaves(imp.params))
-    print(f"imported {args.model} q{args.quality} {dict(imp.model.kwargs)}: {n} parameters -> {args.out}"
-          + (f" (+ CompressAI CDF tables in {TABLES_FILE})" if imp.tables is not None else ""))
-    return 0

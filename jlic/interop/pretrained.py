@@ -1,7 +1,7 @@
 """CompressAI's published zoo weights in one call: download (resumable), hash check, cache, jlic checkpoint.
 
-    from jlic import models
-    pre = models.get("bmshj2018-hyperprior", 3, pretrained=True)        # metric="mse" | "ms-ssim"
+    from jlic.interop import pretrained
+    pre = pretrained.load("bmshj2018-hyperprior", 3)        # metric="mse" | "ms-ssim"
     data = pre.codec().compress(image)                                    # real .jlic bytes
     python -m jlic pretrained bmshj2018-hyperprior --quality 3 --out ckpt/hyper-q3
     python -m jlic eval --checkpoint ckpt/hyper-q3 --data ../shared/data/kodak --convention compressai
@@ -27,19 +27,19 @@ hash prefix. Without network the error names the URL that failed and the path to
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.client
 import json
 import os
 import re
-import shutil
 import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from jlic.codec.export import TABLES_FILE, load_model, save_model
 
 COMPRESSAI_URL = "https://compressai.s3.amazonaws.com/models/v1"
 METRICS = ("mse", "ms-ssim")
@@ -87,7 +87,7 @@ class PretrainedError(RuntimeError):
 
 @dataclass(frozen=True)
 class Pretrained:
-    """A converted zoo model: `model` + `params` (what `jlic.coding.codec` and the train step take),
+    """A converted zoo model: `model` + `params` (what `jlic.codec.codec` and the train step take),
     CompressAI's coding `tables`, and `checkpoint`, the jlic checkpoint directory in the cache (what
     `python -m jlic compress/eval --checkpoint` and the sweep's `init_from` take)."""
 
@@ -99,9 +99,9 @@ class Pretrained:
     url: str
 
     def codec(self, convention: str = "compressai", jit: bool = True) -> Any:
-        """A `jlic.coding.codec.Codec` coding with CompressAI's own tables, padding as `convention`
-        (`jlic.coding.conventions`; default CompressAI's zeros)."""
-        from jlic.coding.conventions import make_codec
+        """A `jlic.codec.codec.Codec` coding with CompressAI's own tables, padding as `convention`
+        (`jlic.codec.conventions`; default CompressAI's zeros)."""
+        from jlic.codec.conventions import make_codec
 
         return make_codec(self.model, self.params, self.tables, convention, jit=jit)
 
@@ -241,8 +241,6 @@ def fetch(name: str, quality: int, metric: str = "mse", *, cache: str | Path | N
           base_url: str | None = None, index: str | Path | None = None, timeout: float = 60.0,
           quiet: bool = True) -> Path:
     """The converted jlic checkpoint directory of a zoo model, downloading and converting it if needed."""
-    from jlic.coding.cli import TABLES_FILE
-
     url = url_for(name, quality, metric, base_url, index)
     prefix = hash_prefix(url)
     root = cache_dir(cache)
@@ -251,24 +249,21 @@ def fetch(name: str, quality: int, metric: str = "mse", *, cache: str | Path | N
         return out
     weights = download(url, root / "compressai" / url.rsplit("/", 1)[-1], timeout=timeout, quiet=quiet)
     from jlic.interop.compressai import import_compressai
-    from jlic.train.checkpoint import save_model
 
     try:
         imp = import_compressai(name, weights, quality)
     except (KeyError, ValueError, TypeError) as e:
         raise PretrainedError(f"{weights} does not convert to jlic {name}: {e}") from None
     source = {"compressai": url, "sha256": _sha256(weights), "metric": metric, "quality": quality}
-    save_model(out, imp.model, imp.params, extra={"source": source, "pretrained": True})
-    if imp.tables is not None:  # CompressAI's integer tables: the published codec's probabilities
-        (out / TABLES_FILE).write_bytes(imp.tables.to_bytes())
+    # CompressAI's integer tables, when present: the published codec's probabilities
+    files = {TABLES_FILE: imp.tables.to_bytes()} if imp.tables is not None else None
+    save_model(out, imp.model, imp.params, extra={"source": source, "pretrained": True}, files=files)
     return out
 
 
 def load(name: str, quality: int, metric: str = "mse", **kwargs: Any) -> Pretrained:
     """`fetch` then load: the model, params and CompressAI tables (see `Pretrained`)."""
-    from jlic.coding.cli import TABLES_FILE
-    from jlic.coding.codec import ModelTables
-    from jlic.train.checkpoint import load_model
+    from jlic.codec.codec import ModelTables
 
     directory = fetch(name, quality, metric, **kwargs)
     model, params = load_model(directory)
@@ -284,46 +279,3 @@ def parse_init(spec: str) -> tuple[str, int, str]:
     if len(parts) not in (3, 4) or parts[0] != "pretrained" or not parts[2].isdigit():
         raise ValueError(f"init_from must look like pretrained:NAME:QUALITY[:METRIC], not {spec!r}")
     return parts[1], int(parts[2]), parts[3] if len(parts) == 4 else "mse"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m jlic pretrained NAME --quality Q [--metric mse|ms-ssim] [--out DIR]`."""
-    ap = argparse.ArgumentParser(prog="python -m jlic pretrained",
-                                 description="Download CompressAI's published weights (hash-checked, cached, "
-                                             "resumable) and convert them to a jlic checkpoint.")
-    ap.add_argument("model", choices=MODELS)
-    ap.add_argument("--quality", "-q", required=True,
-                    help="quality 1..8 (1..6 for cheng2020), a comma list or 'all'")
-    ap.add_argument("--metric", "-m", choices=METRICS, default="mse")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="copy the checkpoint(s) here (one quality: DIR itself; several: DIR/q<Q>)")
-    ap.add_argument("--cache", default=None, help="cache folder (default $JLIC_CACHE or ~/.cache/jlic)")
-    ap.add_argument("--base-url", default=None, help="URL base of a mirror (default $JLIC_PRETRAINED_URL)")
-    ap.add_argument("--index", default=None, help="JSON {name: {metric: {quality: url}}} of other weights")
-    args = ap.parse_args(argv)
-    try:
-        qs = (qualities(args.model, args.metric) if args.quality == "all"
-              else [int(q) for q in args.quality.split(",")])
-    except ValueError:
-        print(f"jlic pretrained: error: --quality must be integers or 'all', not {args.quality!r}",
-              file=sys.stderr)
-        return 2
-    except PretrainedError as e:
-        print(f"jlic pretrained: error: {e}", file=sys.stderr)
-        return 2
-    for q in qs:
-        try:
-            directory = fetch(args.model, q, args.metric, cache=args.cache, base_url=args.base_url,
-                              index=args.index, quiet=False)
-        except PretrainedError as e:
-            print(f"jlic pretrained: error: {e}", file=sys.stderr)
-            return 2
-        target = directory
-        if args.out is not None:
-            target = args.out if len(qs) == 1 else args.out / f"q{q}"
-            if target.exists():
-                shutil.rmtree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(directory, target)
-        print(f"{args.model} {args.metric} q{q}: {target}")
-    return 0

@@ -11,8 +11,6 @@ so on Kodak the curves should coincide; `--convention jlic` gives jlic's own (ed
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,10 +29,16 @@ def reproduce(name: str, data: str | Path, workdir: str | Path, metric: str = "m
               convention: str = "compressai", limit: int | None = None, **fetch_kwargs) -> dict[str, Path]:
     """Evaluate the zoo model `name` at `qualities` (default all) on the images in `data`; returns the files."""
     from jlic.data.pipeline import eval_images
+    from jlic.evaluation.plot import plot_rd
+    from jlic.evaluation.rdcurve import save
+    from jlic.evaluation.report import (
+        convention_note,
+        curve_origins,
+        evaluate_exports,
+        load_anchors,
+        write_report,
+    )
     from jlic.models.registry import LAMBDAS_MSE, LAMBDAS_MSSSIM
-    from jlic.plot import plot_rd
-    from jlic.rdcurve import save
-    from jlic.train.evaluate import convention_note, curve_origins, evaluate_exports, load_anchors, write_report
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -57,35 +61,3 @@ def reproduce(name: str, data: str | Path, workdir: str | Path, metric: str = "m
     header = "\n\n".join([desc + ".", convention_note(convention), curve_origins(curve.name, origin, refs, [])])
     report = write_report(workdir / "report.md", curve, refs, [], header)
     return {"rd.json": rd, "rd.png": png, "report.md": report}
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m jlic reproduce NAME --data FOLDER --workdir DIR [--metric] [--quality all|1,2]`."""
-    ap = argparse.ArgumentParser(prog="python -m jlic reproduce",
-                                 description="Evaluate CompressAI's published weights with jlic's real "
-                                             "bitstreams over all qualities; rd.json, rd.png, report.md vs "
-                                             "the anchors.")
-    ap.add_argument("model", choices=pretrained.MODELS)
-    ap.add_argument("--data", default="../shared/data/kodak", help="image folder (default: Kodak)")
-    ap.add_argument("--workdir", type=Path, default=None, help="output folder (default runs/zoo/MODEL_METRIC)")
-    ap.add_argument("--metric", "-m", choices=pretrained.METRICS, default="mse")
-    ap.add_argument("--quality", "-q", default="all", help="'all' or a comma list")
-    ap.add_argument("--anchors", default="../shared/reference/kodak-rd",
-                    help="anchor JSON folder ('' for none)")
-    ap.add_argument("--convention", choices=("compressai", "jlic"), default="compressai")
-    ap.add_argument("--limit", type=int, default=None, help="first N images only")
-    ap.add_argument("--cache", default=None)
-    ap.add_argument("--base-url", default=None)
-    ap.add_argument("--index", default=None)
-    args = ap.parse_args(argv)
-    try:
-        qs = None if args.quality == "all" else [int(q) for q in args.quality.split(",")]
-        out = reproduce(args.model, args.data, args.workdir or Path("runs/zoo") / f"{args.model}_{args.metric}",
-                        args.metric, qs, args.anchors or None, args.convention, args.limit, cache=args.cache,
-                        base_url=args.base_url, index=args.index)
-    except (pretrained.PretrainedError, ValueError, FileNotFoundError) as e:
-        print(f"jlic reproduce: error: {e}", file=sys.stderr)
-        return 2
-    for key, path in out.items():
-        print(f"{key}: {path}")
-    return 0

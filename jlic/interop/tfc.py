@@ -11,7 +11,7 @@ arrays of its variables (e.g. as saved by `tests/golden/make_tfc_fixtures.py`) a
 - `GDN`: the stored variables are `sqrt(value + 2^-36)` as in jlic; TFC's `gamma` is indexed (in, out)
   (`norm_i = beta_i + sum_j gamma[j, i] x_j^2`), jlic's (out, in).
 - Range-coder CDF tables: TFC concatenates rows `[-precision, c_0, ..., c_{L+1}]` (support, overflow, end),
-  with `cdf_offset` the value of symbol 0: the same row layout as `jlic.coding.cdf.CdfTables`.
+  with `cdf_offset` the value of symbol 0: the same row layout as `jlic.entropy.cdf.CdfTables`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.coding.cdf import CdfTables, validate
 from jlic.entropy import factorized
+from jlic.entropy.cdf import CdfTables, validate
 from jlic.ops import gdn
 
 

@@ -7,7 +7,7 @@ parent, e.g. ``h_s(z_hat)``). It owns both sides of that:
   likelihoods) and, with ``train=False``, hard rounding as the coder does it. Runs inside the model's flax
   ``apply``, so the learned sub-networks the model gave the codec (bound flax modules) can be called.
 * ``encode(ctx, writer, y, side) -> (y_hat, symbols)`` / ``decode(ctx, reader, shape, side) -> (y_hat,
-  symbols)``: host-side coding into the ONE ANS stream of :class:`jlic.coding.stream.StreamWriter` that
+  symbols)``: host-side coding into the ONE ANS stream of :class:`jlic.entropy.stream.StreamWriter` that
   the whole codec tree shares. Every network evaluation goes through :meth:`CodingContext.call`: one
   jitted function of the params per (codec, method), which encoder and decoder both call on the same
   values, so they compute the same table indexes bit for bit.
@@ -155,7 +155,7 @@ class CodingContext:
     Args:
       module: the model's flax module (its ``latent_codec`` attribute is the root codec, built in ``setup``).
       params: the model parameters.
-      tables: a :class:`jlic.coding.codec.ModelTables` (integer CDF tables, medians, scale table).
+      tables: a :class:`jlic.codec.codec.ModelTables` (integer CDF tables, medians, scale table).
       jit: compile the per-step functions (``False`` runs them op by op; same results).
       batch: positions per network call of the raster-scan codec (``None``: a whole wavefront).
       cache: where compiled functions are kept (pass the same dict to reuse them across contexts of one

@@ -2,7 +2,7 @@
 
 Kamisli, Racapé, Choi 2024, arXiv 2402.18930 (CompressAI's ``bmshj2018-hyperprior-vbr``, ``mbt2018-mean-vbr``,
 ``mbt2018-vbr``). The root :class:`GainedHyperprior` takes the rate level as its ``side`` in ``forward`` and
-from ``ctx.rate_level`` when coding (the ``.jlic`` header records it, :mod:`jlic.coding.rate_level`). From the
+from ``ctx.rate_level`` when coding (the ``.jlic`` header records it, :mod:`jlic.codec.rate_level`). From the
 level it derives the gain ``g`` (the learned per-level gains, interpolated exponentially between levels,
 so a fractional level is CompressAI's ``inputscale`` at that gain) and, with a z-step network, the z
 quantization step ``max(net(1/g), 0.5)`` (:class:`StepEntropyBottleneck`, integer tables per step, built on
@@ -24,9 +24,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jlic import quantize
-from jlic.coding import cdf as cdf_lib
-from jlic.coding.coder import Coder
+from jlic.entropy import cdf as cdf_lib
 from jlic.entropy import factorized
+from jlic.entropy.coder import Coder
 from jlic.latent_codecs.base import LatentCodec, LatentOut, split_key
 from jlic.latent_codecs.hyperprior import Hyperprior
 from jlic.latent_codecs.rasterscan import RasterScan, wavefronts

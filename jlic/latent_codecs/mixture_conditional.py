@@ -5,7 +5,7 @@ The parent's parameter tensor ``(..., 3*K*C)`` holds component means, scales and
 integer table, built with integer arithmetic from its integer mixture parameters
 (:func:`jlic.entropy.mixture.quantize_params`, :func:`jlic.entropy.mixture.integer_pmf`) over a window
 ``[lo, lo + B)`` covering every component's tails, plus an escape symbol (values outside the window use
-the coder's Elias-gamma-style bypass, :func:`jlic.coding.stream.escape_segments`). Windows are rounded up
+the coder's Elias-gamma-style bypass, :func:`jlic.entropy.stream.escape_segments`). Windows are rounded up
 to powers of two ``B``; all symbols of a step with the same ``B`` are one vectorized ``constriction`` call
 with a per-symbol categorical family whose probabilities ``2**(24-16) * count - 1`` make constriction's
 quantized model exactly the integer counts.
@@ -20,10 +20,10 @@ import constriction
 import jax
 import numpy as np
 
-from jlic.coding import cdf as cdf_lib
-from jlic.coding.bitstream import BitstreamError
-from jlic.coding.stream import escape_segments
+from jlic.entropy import cdf as cdf_lib
 from jlic.entropy import gaussian, mixture
+from jlic.entropy.bitstream import BitstreamError
+from jlic.entropy.stream import escape_segments
 from jlic.latent_codecs.base import ConditionalLeaf
 
 Array = jax.Array
@@ -78,7 +78,7 @@ class MixtureTables:
         return segs
 
     def decode(self, reader: Any) -> np.ndarray:
-        """The ``n`` int32 symbols, read from a :class:`jlic.coding.stream.StreamReader`."""
+        """The ``n`` int32 symbols, read from a :class:`jlic.entropy.stream.StreamReader`."""
         out = np.empty(self.n, np.int64)
         esc_rows, esc_len = [], []
         for rows, b, weights in self.groups:

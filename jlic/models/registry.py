@@ -1,32 +1,19 @@
 """Models by name and quality, as CompressAI's zoo: `get("bmshj2018-hyperprior", quality=3)`.
 
 Each entry maps quality 1..8 to the (N, M) of the published models; `**overrides` change any constructor
-argument (e.g. `N=64, M=96` for a small CPU model). Model files register themselves with `register`.
+argument (e.g. `N=64, M=96` for a small CPU model). Model files register themselves with `register`; the
+package `jlic.models` imports every model file explicitly, so importing this module (which imports the package
+first) fills the registry. Pretrained weights: `jlic.interop.pretrained.load(name, quality, metric)`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import flax.linen as nn
 
 from jlic.models.base import CompressionModel
-
-# Modules whose import registers models; add a line for every new model file.
-_MODEL_MODULES = (
-    "jlic.models.zoo",
-    "jlic.models.mbt2018",
-    "jlic.models.checkerboard",
-    "jlic.models.channelwise",
-    "jlic.models.cheng2020",
-    "jlic.models.elic2022",
-    "jlic.models.entroformer",
-    "jlic.models.variable_rate",
-    "jlic.models.mlicpp",
-    "jlic.models.kamisli2024",
-)
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], Mapping[int, dict[str, Any]], int, type]] = {}
 
@@ -41,34 +28,17 @@ def register(name: str, module: Callable[..., nn.Module], qualities: Mapping[int
     _REGISTRY[name] = (module, dict(qualities), stride, wrapper)
 
 
-def _load() -> None:
-    for m in _MODEL_MODULES:
-        importlib.import_module(m)
-
-
 def names() -> list[str]:
     """Registered model names."""
-    _load()
     return sorted(_REGISTRY)
 
 
 def qualities(name: str) -> list[int]:
-    _load()
     return sorted(_REGISTRY[name][1])
 
 
-def get(name: str, quality: int = 3, pretrained: bool = False, metric: str = "mse", **overrides: Any) -> Any:
-    """Build model `name` at `quality` (1..8 or as published), with constructor `overrides`.
-
-    With `pretrained=True`, CompressAI's published weights for `metric` ("mse" or "ms-ssim"), downloaded
-    once into the cache: a `jlic.interop.pretrained.Pretrained` (model, params, tables, checkpoint);
-    `overrides` then go to `jlic.interop.pretrained.load` (cache, base_url, index, timeout).
-    """
-    if pretrained:
-        from jlic.interop import pretrained as zoo
-
-        return zoo.load(name, quality, metric, **overrides)
-    _load()
+def get(name: str, quality: int = 3, **overrides: Any) -> Any:
+    """Build model `name` at `quality` (1..8 or as published), with constructor `overrides`."""
     if name not in _REGISTRY:
         raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
     module, table, stride, wrapper = _REGISTRY[name]

@@ -13,7 +13,7 @@ raster scan, checkerboard, channel groups, mixtures) becomes variable-rate witho
 its codec: the codec codes ``g_l * y`` with the tables it already has, and the hyperprior sees the gained
 latent, so its scales follow the level. A per-channel gain contains a scalar step (all entries equal) as a
 special case. The level changes only ``analysis`` and ``synthesis``; the coded stream is decoded without it,
-and the ``.jlic`` header carries it (extension ``rate_level``, :mod:`jlic.coding.rate_level`).
+and the ``.jlic`` header carries it (extension ``rate_level``, :mod:`jlic.codec.rate_level`).
 
 A :class:`VariableRateModel` is a :class:`CompressionModel` registered as ``"variable-rate"`` with kwargs
 ``base`` (registry name), ``base_kwargs`` and ``lambdas`` (increasing, one per level); its params are the

@@ -1,11 +1,11 @@
 """A self-contained `.jlic` file for an overfitted codec: architecture, weights and latents, all entropy-coded.
 
-Container (`jlic.coding.bitstream`, model name = the preset's name, config hash of the architecture and the
+Container (`jlic.entropy.bitstream`, model name = the preset's name, config hash of the architecture and the
 coding constants) with three streams:
 
 0. header, 21 bytes: the architecture (11 bytes: `CoolChicConfig` fields) and per weight group its step
    exponent and its Laplace table row (2 x 5 bytes);
-1. weights: the integers of every group, one ANS stream (`jlic.coding.coder.Coder` over zero-mean Laplace
+1. weights: the integers of every group, one ANS stream (`jlic.entropy.coder.Coder` over zero-mean Laplace
    tables, escape codes beyond their support);
 2. latents: one rANS stream of 16-bit words (`jlic.overfit.latent_coding`), grid 0 first, each grid in
    raster order.
@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from jlic.coding import bitstream, cdf
-from jlic.coding.bitstream import BitstreamError
-from jlic.coding.coder import Coder
-from jlic.entropy import laplace
+from jlic.entropy import bitstream, cdf, laplace
+from jlic.entropy.bitstream import BitstreamError
+from jlic.entropy.coder import Coder
 from jlic.models import coolchic
 from jlic.overfit import latent_coding as LC
 from jlic.overfit import weights as W

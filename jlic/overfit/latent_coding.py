@@ -24,7 +24,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from jlic.coding import cdf as cdf_mod
+from jlic.entropy import cdf as cdf_mod
 
 RANS_L = 1 << 16  # lower bound of the rANS state; state in [2^16, 2^32)
 

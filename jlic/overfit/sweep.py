@@ -12,16 +12,16 @@ after one untimed decode (compilation).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jlic import rdcurve
+from jlic.evaluation import rdcurve
 from jlic.models import coolchic
 from jlic.overfit import codec, fit, weights
+from jlic.paths import atomic_write
 
 
 def lambda_name(lmbda: float) -> str:
@@ -87,10 +87,6 @@ def measure_decode(data: bytes, image: np.ndarray) -> dict[str, Any]:
     return rec
 
 
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def run_sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
@@ -110,8 +106,8 @@ def run_sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
 
 def _run_sweep(config: Any, workdir: Path) -> dict[str, Any]:
     from jlic.data.pipeline import eval_images
-    from jlic.plot import plot_rd
-    from jlic.train.evaluate import references, write_report
+    from jlic.evaluation.plot import plot_rd
+    from jlic.evaluation.report import references, write_report
 
     (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str) + "\n")
     ev = config.eval
@@ -133,11 +129,11 @@ def _run_sweep(config: Any, workdir: Path) -> dict[str, Any]:
                 continue
             data, rec = code_image(img, lmbda, config.model, arch, fc,
                                    progress=bool(config.get("progress_bar")), desc=f"λ={lmbda:g} image {i}")
-            _write(folder / f"{i:02d}.jlic", data)
+            atomic_write(folder / f"{i:02d}.jlic", data)
             rec.update(measure_decode(data, img))
             rec["bit_exact"] = rec["decoded_sha"] == rec["encoder_reconstruction_sha"]
             rec["image"], rec["shape"] = i, list(img.shape)
-            _write(rec_path, (json.dumps(rec, indent=1) + "\n").encode())
+            atomic_write(rec_path, (json.dumps(rec, indent=1) + "\n").encode())
             print(f"λ={lmbda:g} image {i}: {rec['bpp']:.4f} bpp, {rec['psnr-rgb']:.2f} dB, fit "
                   f"{rec['fit_seconds']:.0f} s, decode {rec['decoding_time'] * 1e3:.0f} ms", flush=True)
             rows.append(rec)

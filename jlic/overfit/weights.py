@@ -19,8 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.coding import cdf
-from jlic.entropy import laplace
+from jlic.entropy import cdf, laplace
 from jlic.models import coolchic
 
 GROUPS: tuple[tuple[str, str], ...] = (("arm", "w"), ("arm", "b"), ("ups", "w"), ("synth", "w"), ("synth", "b"))

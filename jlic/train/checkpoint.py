@@ -184,13 +184,3 @@ class CheckpointManager:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-# The exported-model format lives with the models (coding reads it without importing training).
-from jlic.models.export import (  # noqa: E402,F401  (re-exported: existing callers import them from here)
-    flatten_params,
-    load_model,
-    read_model_json,
-    save_model,
-    unflatten_params,
-)

@@ -42,10 +42,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jlic.codec.export import json_ready, save_model
 from jlic.data.pipeline import get_source, train_iterator
-from jlic.models.export import json_ready
 from jlic.train import lambda_axis, sharding
-from jlic.train.checkpoint import CheckpointManager, _one_line, save_model
+from jlic.train.checkpoint import CheckpointManager, _one_line
 from jlic.train.logging import MetricsLogger, Progress
 
 SWEEP_MODES = ("sequential", "vmap", "variable_rate")  # variable_rate: jlic.train.variable_rate
@@ -186,7 +186,7 @@ def initial_params(config: Any) -> tuple[Any, Any]:
         name, quality, metric = pretrained.parse_init(spec)
         pre = pretrained.load(name, quality, metric)
         return pre.model, pre.params
-    from jlic.train.checkpoint import load_model
+    from jlic.codec.export import load_model
 
     return load_model(spec)
 
@@ -197,8 +197,8 @@ def _with_init_kwargs(config: Any, model: Any, params: Any) -> Any:
     over = dict(config.get("init_from_kwargs") or {})
     if not over:
         return model
+    from jlic.codec.export import check_params, flatten_params
     from jlic.models import registry
-    from jlic.models.export import check_params, flatten_params
 
     rebuilt = registry.get(model.name, **{**dict(model.kwargs), **over})
     check_params(rebuilt, flatten_params(params), f"init_from {config.init_from} with init_from_kwargs {over}")
@@ -506,7 +506,7 @@ def train_and_evaluate(config: Any, workdir: str | Path) -> dict[str, Any]:
             exports = train(config, workdir)
             out: dict[str, Any] = {"exports": exports}
             if config.get("eval") is not None and config.eval.get("enabled", True) and jax.process_index() == 0:
-                from jlic.train.evaluate import evaluate_sweep
+                from jlic.evaluation.report import evaluate_sweep
 
                 out.update(evaluate_sweep(config, workdir, exports))
     except Exception as e:

@@ -75,7 +75,7 @@ def test_context_config_runs(stem, tmp_path):
 
 
 def test_missing_anchors_warn_not_fail(tmp_path):
-    from jlic.train.evaluate import load_anchors
+    from jlic.evaluation.report import load_anchors
 
     with pytest.warns(UserWarning, match="not found"):
         assert load_anchors(tmp_path / "nowhere", ("jpeg",)) == []

@@ -10,8 +10,8 @@ import pytest
 
 from experiments.configs import entroformer
 from experiments.configs.entroformer_cpu import MODEL_KWARGS
+from jlic.codec.export import load_model, save_model
 from jlic.models import get
-from jlic.models.export import load_model, save_model
 from jlic.train import loop
 
 

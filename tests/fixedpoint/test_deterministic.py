@@ -19,7 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jlic.coding import bitstream, codec
+from jlic.codec import codec
+from jlic.entropy import bitstream
 from jlic.fixedpoint import DeterminismError, Options, elementary, evaluate, trace
 from jlic.fixedpoint.context import DeterministicContext
 from jlic.models import registry
@@ -206,8 +207,8 @@ def test_perturbed_decoder_deterministic_passes_float_fails():
 _SUBPROCESS = r"""
 import sys, numpy as np
 from pathlib import Path
-from jlic.coding import codec
-from jlic.models.export import load_model
+from jlic.codec import codec
+from jlic.codec.export import load_model
 ckpt, path, jit = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "jit"
 model, params = load_model(ckpt)
 tables = codec.ModelTables.from_bytes((ckpt / "tables.npz").read_bytes())
@@ -218,7 +219,7 @@ np.savez(path + ".npz", **lat)
 
 def decode_in_subprocess(tmp_path, enc: codec.Codec, data: bytes, flags: str, jit: bool = True) -> dict:
     """Decode ``data`` in a fresh process (the exported model and its stored tables), under ``XLA_FLAGS``."""
-    from jlic.models.export import save_model
+    from jlic.codec.export import save_model
 
     ckpt = tmp_path / "model"
     if not ckpt.exists():
@@ -267,9 +268,9 @@ def test_full_matrix_every_model(name, kw, tmp_path):
 def test_convert_command_then_compress_and_decompress(tmp_path):
     from PIL import Image
 
-    from jlic.coding import cli
+    from jlic.codec.export import read_model_json, save_model
+    from jlic.commands import coding as cli
     from jlic.fixedpoint import convert
-    from jlic.models.export import read_model_json, save_model
 
     model, params = tiny("bmshj2018-hyperprior")
     save_model(tmp_path / "float", model, params)

@@ -254,8 +254,8 @@ def test_cli_writes_a_checkpoint_that_jlic_codes(tmp_path, compressai_model):
     import torch
     from PIL import Image
 
-    from jlic import cli
-    from jlic.train.checkpoint import load_model
+    from jlic import commands as cli
+    from jlic.codec.export import load_model
 
     net = compressai_model("bmshj2018-factorized")
     weights = tmp_path / "factorized.pth.tar"

@@ -28,8 +28,8 @@ def test_real_bytes_and_reconstruction_match_compressai(name, compressai_model):
         pytest.skip(f"{name} is not registered in jlic yet")
     import torch
 
-    from jlic.coding import bitstream
-    from jlic.coding.codec import Codec
+    from jlic.codec.codec import Codec
+    from jlic.entropy import bitstream
 
     net = compressai_model(name)
     imp = ci.import_compressai(name, net)

@@ -96,8 +96,8 @@ def compare_coding(net, imp, image: np.ndarray) -> dict[str, float]:
     decodes its own file exactly and to CompressAI's reconstruction."""
     import torch
 
-    from jlic.coding import bitstream
-    from jlic.coding.codec import Codec
+    from jlic.codec.codec import Codec
+    from jlic.entropy import bitstream
 
     with torch.no_grad():
         coded = net.compress(to_torch(image))
@@ -162,8 +162,8 @@ def test_mismatched_groups_fail_loudly(small):
 def test_cli_import_gives_the_live_import(tmp_path, small):
     import torch
 
-    from jlic import cli
-    from jlic.train.checkpoint import load_model
+    from jlic import commands as cli
+    from jlic.codec.export import load_model
 
     net, imp = small
     weights = tmp_path / "elic.pth.tar"
@@ -183,7 +183,7 @@ def test_cli_codes_a_kodak_crop_like_compressai(tmp_path, small):
     import torch
     from PIL import Image
 
-    from jlic import cli
+    from jlic import commands as cli
 
     net, _ = small
     weights = tmp_path / "elic.pth.tar"

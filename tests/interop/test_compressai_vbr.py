@@ -96,8 +96,8 @@ def test_coding_matches_compressai(name):
     positions per network call)."""
     import torch
 
-    from jlic.coding import bitstream
-    from jlic.coding.codec import Codec
+    from jlic.codec.codec import Codec
+    from jlic.entropy import bitstream
 
     net = _net(name)
     image = test_image(64)
@@ -131,7 +131,7 @@ def test_coding_matches_compressai(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["bmshj2018-hyperprior-vbr", "mbt2018-mean-vbr", "mbt2018-vbr"])
 def test_round_trip_every_level_and_between(name):
-    from jlic.coding.codec import Codec
+    from jlic.codec.codec import Codec
 
     imp = ci.import_compressai(name, _net(name))
     image = test_image(128)[:96, :80]
@@ -153,8 +153,9 @@ def test_import_cli_then_compress_at_a_level(tmp_path):
     import torch
     from PIL import Image
 
-    from jlic import cli
-    from jlic.coding import bitstream, rate_level
+    from jlic import commands as cli
+    from jlic.codec import rate_level
+    from jlic.entropy import bitstream
 
     net = _net("mbt2018-vbr")
     torch.save(net.state_dict(), tmp_path / "w.pth.tar")
@@ -187,7 +188,7 @@ def test_zoo_download_convert_and_code_at_a_level(tmp_path):
 
     import torch
 
-    from jlic.models import registry
+    from jlic.interop import pretrained as zoo
     from tests.interop.zoo_server import ZooServer
 
     name = "mbt2018-mean-vbr"
@@ -200,11 +201,11 @@ def test_zoo_download_convert_and_code_at_a_level(tmp_path):
         server.files[f"/zoo/{fname}"] = data
         index = tmp_path / "index.json"
         index.write_text(json.dumps({name: {"mse": {"1": f"{server.url}/zoo/{fname}"}}}))
-        pre = registry.get(name, 1, pretrained=True, cache=tmp_path / "cache", index=index)
+        pre = zoo.load(name, 1, cache=tmp_path / "cache", index=index)
     finally:
         server.close()
     assert pre.model.name == "kamisli2024-vbr" and pre.model.kwargs["variant"] == "mbt2018-mean"
-    from jlic.coding.conventions import make_codec
+    from jlic.codec.conventions import make_codec
 
     image = test_image(64)
     data = make_codec(pre.model.at(4.5), pre.params, pre.tables, "compressai").compress(image)

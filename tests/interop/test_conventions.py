@@ -32,9 +32,9 @@ def _compressai_eval(net, image: np.ndarray) -> tuple[int, np.ndarray]:
 
 @pytest.mark.parametrize("name", ["bmshj2018-hyperprior", pytest.param("mbt2018-mean", marks=pytest.mark.slow)])
 def test_compressai_convention_reproduces_compressai(name, compressai_model):
-    from jlic.coding import bitstream
-    from jlic.coding.codec import Codec
-    from jlic.coding.conventions import make_codec, rate_bytes
+    from jlic.codec.codec import Codec
+    from jlic.codec.conventions import make_codec, rate_bytes
+    from jlic.entropy import bitstream
 
     net = compressai_model(name)
     imp = ci.import_compressai(name, net)
@@ -57,7 +57,7 @@ def test_compressai_convention_reproduces_compressai(name, compressai_model):
 
 
 def test_unknown_convention_is_refused():
-    from jlic.coding.conventions import make_codec
+    from jlic.codec.conventions import make_codec
     from jlic.models import registry
     from jlic.models.base import pad_image
 

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 from jlic.interop import pretrained as zoo
-from jlic.models import registry
 from tests.interop.compressai_models import SMALL, test_image
 from tests.interop.zoo_server import ZooServer
 
@@ -69,7 +68,7 @@ def test_download_convert_and_cache(tmp_path, server, weights):
     data, digest, net = weights
     index, fname = _index(tmp_path, server, data, digest)
     cache = tmp_path / "cache"
-    pre = registry.get(NAME, 3, pretrained=True, cache=cache, index=index)
+    pre = zoo.load(NAME, 3, cache=cache, index=index)
     assert (cache / "compressai" / fname).read_bytes() == data
     assert pre.checkpoint == cache / "pretrained" / f"{NAME}_mse_q3"
     assert (pre.model.name, pre.model.kwargs["N"], pre.model.kwargs["M"]) == (NAME, SMALL["N"], SMALL["M"])
@@ -152,7 +151,7 @@ def test_mirror_with_the_wrong_file_is_refused(tmp_path, server, weights):
 def test_cli_pretrained_writes_a_checkpoint_eval_accepts(tmp_path, server, weights, monkeypatch, capsys):
     from PIL import Image
 
-    from jlic import cli
+    from jlic import commands as cli
 
     data, digest, _ = weights
     index, _ = _index(tmp_path, server, data, digest)
@@ -182,8 +181,8 @@ def test_reproduce_command_on_served_test_weights(tmp_path, server, weights, cap
     """README's reproduce command, on two qualities of small served test weights instead of the zoo's."""
     from PIL import Image
 
-    from jlic import cli
-    from jlic.rdcurve import load
+    from jlic import commands as cli
+    from jlic.evaluation.rdcurve import load
 
     data, digest, _ = weights
     index, _ = _index(tmp_path, server, data, digest, quality=1)

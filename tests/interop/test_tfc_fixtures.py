@@ -12,8 +12,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jlic.coding.coder import Coder
 from jlic.entropy import factorized, gaussian
+from jlic.entropy.coder import Coder
 from jlic.interop import tfc
 from jlic.ops import gdn, soft_round
 

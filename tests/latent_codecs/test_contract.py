@@ -12,9 +12,9 @@ import jax
 import numpy as np
 import pytest
 
-from jlic.coding.codec import build_model_tables
-from jlic.coding.coder import Coder
-from jlic.coding.stream import StreamReader, StreamWriter
+from jlic.codec.codec import build_model_tables
+from jlic.entropy.coder import Coder
+from jlic.entropy.stream import StreamReader, StreamWriter
 from jlic.models.base import CompressionModel
 from tests.latent_codecs import compositions
 

@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.coding.stream import StreamReader, StreamWriter
 from jlic.entropy import mixture
+from jlic.entropy.stream import StreamReader, StreamWriter
 from jlic.latent_codecs import MixtureTables
 
 

@@ -12,11 +12,12 @@ import pytest
 from PIL import Image
 
 from experiments.configs.entroformer_cpu import MODEL_KWARGS
-from jlic.coding import bitstream, codec
+from jlic.codec import codec
+from jlic.entropy import bitstream
 from jlic.latent_codecs import anchor_mask
 from jlic.models import entroformer as E
 from jlic.models import get
-from tests.coding.fast_params import fast_params
+from tests.codec.fast_params import fast_params
 
 KODAK = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kodak"
 BSDS = KODAK.parent / "bsds200"

@@ -3,8 +3,8 @@ import json
 import jax
 import pytest
 
+from jlic.codec.export import load_model, save_model
 from jlic.models import get
-from jlic.models.export import load_model, save_model
 
 
 def test_export_round_trip_and_a_foreign_parameter_tree_fails_in_one_line(tmp_path):

@@ -15,8 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jlic.coding import codec
-from jlic.coding.stream import StreamWriter
+from jlic.codec import codec
+from jlic.entropy.stream import StreamWriter
 from jlic.latent_codecs import CodingContext, anchor_mask
 from jlic.models import mlicpp, registry
 

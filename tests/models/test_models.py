@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jlic.coding import codec
+from jlic.codec import codec
 from jlic.models import get, names, qualities
 from jlic.models.base import crop_image, pad_image
 

@@ -8,11 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jlic.coding import bitstream, tiles
-from jlic.coding.bitstream import BitstreamError
-from jlic.coding.codec import Codec
+from jlic.codec import tiles
+from jlic.codec.codec import Codec
+from jlic.codec.export import load_model, save_model
+from jlic.entropy import bitstream
+from jlic.entropy.bitstream import BitstreamError
 from jlic.models import registry
-from jlic.models.export import load_model, save_model
 from jlic.models.variable_rate import (
     GAIN,
     INV_GAIN,

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from jlic import cli
+from jlic import commands as cli
+from jlic.commands import overfit as ocli
 from jlic.models import coolchic as C
-from jlic.overfit import cli as ocli
 from jlic.overfit import codec
 
 

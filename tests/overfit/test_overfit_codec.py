@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jlic.coding.bitstream import BitstreamError
+from jlic.entropy.bitstream import BitstreamError
 from jlic.models import coolchic as C
 from jlic.overfit import codec, fit
 from jlic.overfit import weights as W

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from jlic.coding.coder import Coder
+from jlic.entropy.coder import Coder
 from jlic.models import coolchic as C
 from jlic.overfit import weights as W
 

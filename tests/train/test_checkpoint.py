@@ -6,7 +6,8 @@ import numpy as np
 import optax
 import pytest
 
-from jlic.train.checkpoint import CheckpointManager, flatten_params, load_model, save_model, unflatten_params
+from jlic.codec.export import flatten_params, load_model, save_model, unflatten_params
+from jlic.train.checkpoint import CheckpointManager
 
 
 def _state(seed=0):

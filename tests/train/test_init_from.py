@@ -10,8 +10,9 @@ import jax
 import numpy as np
 import pytest
 
-from jlic.train import evaluate, loop
-from jlic.train.checkpoint import load_model, save_model
+from jlic.codec.export import load_model, save_model
+from jlic.evaluation import report as evaluate
+from jlic.train import loop
 from tests.train.test_loop import tiny_config
 
 
@@ -80,7 +81,7 @@ def test_report_lines_mark_origin_and_what_a_short_run_shows():
     assert "0.0492 Gpx" in note and "python -m jlic reproduce" in note and "train_equivalence" in note
     assert evaluate.short_run_note(tiny_config(init_from="pretrained:mbt2018:3")) is None
     assert evaluate.short_run_note(tiny_config(num_steps=10**6, batch_size=16, crop=256)) is None
-    from jlic import rdcurve
+    from jlic.evaluation import rdcurve
 
     anchor = rdcurve.RDCurve("JPEG", {"bpp": [0.1, 0.2], "psnr-rgb": [25.0, 27.0]})
     line = evaluate.curve_origins("mine", "trained here from scratch", [anchor], [])

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from experiments.configs import default
+from jlic.codec.export import load_model
 from jlic.train import loop
-from jlic.train.checkpoint import load_model
 from jlic.train.logging import read_jsonl
 
 ROOT = Path(__file__).parents[2]

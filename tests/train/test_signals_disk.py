@@ -15,8 +15,9 @@ import jax
 import numpy as np
 import pytest
 
+from jlic.codec.export import load_model
 from jlic.train import loop
-from jlic.train.checkpoint import CheckpointManager, load_model
+from jlic.train.checkpoint import CheckpointManager
 from jlic.train.logging import read_jsonl
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 from test_loop import tiny_config as loop_tiny_config
 
-from jlic.coding import bitstream
-from jlic.coding import cli as coding_cli
+from jlic.codec.export import load_model, save_model
+from jlic.commands import coding as coding_cli
+from jlic.entropy import bitstream
 from jlic.models.variable_rate import VariableRateModel
 from jlic.train import loop
-from jlic.train.checkpoint import load_model, save_model
 
 LAMBDAS = (0.001, 0.1)
 

@@ -1,0 +1,258 @@
+"""Images to ``.jlic`` bytes and back with a registered model: real entropy coding of its latents.
+
+``compress(model, params, image) -> bytes`` and ``decompress(model, params, data) -> uint8 image`` work for
+every model: ``y = g_a(x)`` is coded by the model's latent codec (``model.latent_codec(params)``, a
+composition from :mod:`jlic.latent_codecs`: entropy bottleneck, hyperprior, raster scan, checkerboard,
+channel groups, ...) into ONE ANS stream (:class:`jlic.entropy.stream.StreamWriter`) that the codec tree
+shares; the decoder walks the same tree with a :class:`jlic.entropy.stream.StreamReader`. Nothing here
+knows which codecs a model uses.
+
+The image is padded to a multiple of ``model.stride`` by edge replication, centred (as ``model.apply``
+does; CompressAI pads with zeros), and cropped back after decoding. Tables are built once per params
+(:func:`build_model_tables`) and can be stored with :meth:`ModelTables.to_bytes`; a :class:`Codec` holds
+tables and jit-compiled transforms so that coding many images compiles once per image size.
+
+The container's config hash covers the model name, its constructor kwargs and a digest of the coding
+tables, so decoding with another checkpoint (other λ, other training step) is refused with a
+``BitstreamError`` instead of silently producing garbage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jlic.codec import limits, rate_level, tiles
+from jlic.entropy import bitstream, factorized, gaussian
+from jlic.entropy import cdf as cdf_lib
+from jlic.entropy.bitstream import BitstreamError, Container
+from jlic.entropy.cdf import CdfTables
+from jlic.entropy.coder import Coder
+from jlic.entropy.stream import StreamReader, StreamWriter
+
+
+@dataclass(frozen=True)
+class ModelTables:
+    """Integer tables of a model's entropy models (computed once per params, storable).
+
+    Attributes:
+      factorized: one row per channel of the factorized (``entropy_bottleneck``) latent.
+      medians: float32 ``(C,)`` quantization offsets of that latent.
+      gaussian: one row per entry of ``scale_table`` (None for models without a Gaussian conditional).
+      scale_table: float32 scales of the Gaussian rows.
+    """
+
+    factorized: CdfTables
+    medians: np.ndarray
+    gaussian: CdfTables | None = None
+    scale_table: np.ndarray | None = None
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of every integer table and float array, independent of serialization."""
+        h = hashlib.sha256()
+        for t in (self.factorized, self.gaussian):
+            if t is not None:
+                for a in (t.cdf, t.cdf_length, t.offset, np.int32(t.precision)):
+                    h.update(np.ascontiguousarray(a).astype("<i4").tobytes())
+        for a in (self.medians, self.scale_table):
+            if a is not None:
+                h.update(np.ascontiguousarray(a).astype("<f4").tobytes())
+        return h.hexdigest()
+
+    def to_bytes(self) -> bytes:
+        arrays = {
+            "medians": self.medians,
+            "factorized": np.frombuffer(cdf_lib.to_bytes(self.factorized), np.uint8),
+        }
+        if self.gaussian is not None:
+            arrays["gaussian"] = np.frombuffer(cdf_lib.to_bytes(self.gaussian), np.uint8)
+            arrays["scale_table"] = self.scale_table
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ModelTables:
+        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+            g = cdf_lib.from_bytes(f["gaussian"].tobytes()) if "gaussian" in f else None
+            return cls(
+                factorized=cdf_lib.from_bytes(f["factorized"].tobytes()),
+                medians=f["medians"].astype(np.float32),
+                gaussian=g,
+                scale_table=f["scale_table"].astype(np.float32) if "scale_table" in f else None,
+            )
+
+
+def build_model_tables(model: Any, params: Any, precision: int = 16) -> ModelTables:
+    """Quantized CDF tables for ``model`` with ``params`` (the expensive part; do it once).
+
+    The factorized tables come from the ``entropy_bottleneck`` parameters; the Gaussian scale-table rows
+    are built if the model's latent codec uses a conditional (Gaussian or mixture) leaf.
+    """
+    eb = params["entropy_bottleneck"]
+    pmf, offset, length = factorized.pmf_table(eb)
+    tables = ModelTables(
+        factorized=cdf_lib.from_pmf(pmf, offset, length, precision),
+        medians=np.asarray(factorized.medians(eb), np.float32),
+    )
+    if "gaussian" in model.latent_codec(params).tables():
+        pmf, offset, length = gaussian.pmf_table(gaussian.SCALE_TABLE)
+        tables = ModelTables(
+            tables.factorized,
+            tables.medians,
+            cdf_lib.from_pmf(pmf, offset, length, precision),
+            np.asarray(gaussian.SCALE_TABLE, np.float32),
+        )
+    return tables
+
+
+def _shape_of(fn: Callable, *args: Any) -> tuple[int, ...]:
+    return tuple(jax.eval_shape(fn, *args).shape)
+
+
+def to_float_image(image: np.ndarray) -> np.ndarray:
+    """HxWx3 uint8 / uint16 / float in [0, 1] -> float32 HxWx3 in [0, 1]."""
+    a = np.asarray(image)
+    if a.ndim != 3 or a.shape[-1] != 3:
+        raise ValueError(f"expected an HxWx3 image, got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / np.float32(255)
+    if a.dtype == np.uint16:
+        return a.astype(np.float32) / np.float32(65535)
+    if np.issubdtype(a.dtype, np.floating):
+        return np.clip(a, 0.0, 1.0).astype(np.float32)
+    raise ValueError(f"unsupported image dtype {a.dtype}")
+
+
+class Codec:
+    """A model + params + tables, with jit-compiled transforms; ``compress`` / ``decompress`` images.
+
+    ``jit=False`` runs every network op by op; ``batch`` is the positions per network call of a
+    raster-scan codec (``None``: whole wavefronts). Neither changes the bytes or the decoded latents.
+    ``mode="deterministic"`` codes with exact networks (:mod:`jlic.fixedpoint`: the file decodes the same on
+    any device); the container records the mode and ``decompress`` follows it. ``tile`` / ``tile_above``:
+    the tile side and pixel threshold of :mod:`jlic.codec.tiles` (None: ``$JLIC_TILE`` / its default).
+    """
+
+    tile: int | None = None
+    tile_above: int | None = None
+
+    def __init__(self, model: Any, params: Any, tables: ModelTables | None = None, jit: bool = True,
+                 batch: int | None = None, mode: str = "float") -> None:
+        if mode not in bitstream.MODE_IDS:
+            raise ValueError(f"unknown coding mode {mode!r}; expected one of {tuple(bitstream.MODE_IDS)}")
+        self.mode = mode
+        self.model = model
+        self.params = params
+        self.tables = build_model_tables(model, params) if tables is None else tables
+        self.coders = {"factorized": Coder(self.tables.factorized)}
+        if self.tables.gaussian is not None:
+            self.coders["gaussian"] = Coder(self.tables.gaussian)
+        self.context = model.coding_context(params, self.tables, self.coders, jit=jit, batch=batch)
+        self.latent_codec = self.context.root()
+        self.contexts: dict[str, Any] = {"float": self.context}
+        # The hash covers the architecture config *and* the coding tables (a digest of the params' entropy
+        # models), so a file is refused by a checkpoint of another λ / training step, not decoded to garbage.
+        tables_digest = self.tables.digest()
+        self.config_hash = bitstream.config_hash(model.name, {**dict(model.kwargs), "tables": tables_digest})
+        fns: dict[str, Callable] = {"analysis": model.analysis, "synthesis": model.synthesis}
+        self._fns = {k: jax.jit(f) if jit else f for k, f in fns.items()}
+
+    def context_for(self, mode: str) -> Any:
+        """The coding context of ``mode`` (``"float"``: jitted networks; ``"deterministic"``: exact ones)."""
+        if mode not in self.contexts:
+            from jlic.fixedpoint.context import DeterministicContext
+
+            self.contexts[mode] = DeterministicContext.of(self.context)
+        return self.contexts[mode]
+
+    def fn(self, name: str) -> Callable:
+        """The (jit-compiled unless ``jit=False``) transform ``name`` of the model."""
+        return self._fns[name]
+
+    pad_mode = "edge"  # np.pad mode of `pad` (conventions.ZeroPaddedCodec: "constant")
+
+    def pads(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """Top, bottom, left, right padding (centred) of an ``h`` x ``w`` image to a multiple of the stride."""
+        ph, pw = -h % self.model.stride, -w % self.model.stride
+        return ph // 2, ph - ph // 2, pw // 2, pw - pw // 2
+
+    def pad(self, image: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """Float NHWC batch of one, padded (centred, ``pad_mode``) to a multiple of ``model.stride``."""
+        x = to_float_image(image)
+        pads = self.pads(*x.shape[:2])
+        x = np.pad(x, ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0)), mode=self.pad_mode)
+        return x[None], pads
+
+    def compress_with_latents(self, image: np.ndarray) -> tuple[bytes, dict[str, np.ndarray]]:
+        """``compress`` plus the coded latents: symbols by latent name (``"y"``, ``"z"``) and ``"y_hat"``."""
+        x, pads = self.pad(image)
+        y = np.asarray(self.fn("analysis")(self.params, x), np.float32)
+        writer = StreamWriter(check=True)
+        y_hat, symbols = self.latent_codec.encode(self.context_for(self.mode), writer, y, None)
+        h, w = np.shape(image)[:2]
+        data = bitstream.pack(Container(self.model.name, self.config_hash, h, w, 3, 8, pads, [writer.finish()],
+                                        mode=self.mode, extensions=rate_level.extensions(self.model)))
+        return data, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
+
+    def compress(self, image: np.ndarray) -> bytes:
+        """HxWx3 image (uint8, uint16 or float in [0, 1]) -> ``.jlic`` bytes; big images are coded in tiles
+        (:mod:`jlic.codec.tiles`)."""
+        grid = tiles.plan(*np.shape(image)[:2], self.model.stride, self.tile, self.tile_above)
+        if grid is not None:
+            return tiles.compress(self, image, grid)[0]
+        return self.compress_with_latents(image)[0]
+
+    def decompress_latents(self, data: bytes) -> tuple[Container, dict[str, np.ndarray]]:
+        """Parse, verify and entropy-decode ``data``; the container and the decoded latents."""
+        c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
+        if tiles.EXTENSION in c.extensions:
+            raise BitstreamError("tiled file: its latents are decoded tile by tile (jlic.codec.tiles)")
+        return c, self._decode_latents(c)
+
+    def _decode_latents(self, c: Container) -> dict[str, np.ndarray]:
+        """The latents of a parsed, untiled container, after the checks against the model."""
+        t, b, left, r = c.padding
+        stride = self.model.stride
+        hp, wp = c.height + t + b, c.width + left + r
+        if hp % stride or wp % stride or max(t + b, left + r) >= stride:
+            raise BitstreamError(f"padding {c.padding} of a {c.height}x{c.width} image is not the model's")
+        limits.check_container(self.model, self.params, c, hp, wp)  # before any decoding: caps, memory bound
+        level = rate_level.read(self.model, c)  # a variable-rate model's file must carry a valid level
+        if len(c.streams) != 1:
+            raise BitstreamError(f"expected 1 entropy-coded stream for {self.model.name}, got {len(c.streams)}")
+        y_shape = _shape_of(self.model.analysis, self.params, jax.ShapeDtypeStruct((1, hp, wp, 3), jnp.float32))
+        reader = StreamReader(c.streams[0], check=True)
+        ctx = rate_level.decoding_context(self.context_for(c.mode), level)
+        y_hat, symbols = self.latent_codec.decode(ctx, reader, y_shape, None)
+        reader.finish()
+        return {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
+
+    def decompress(self, data: bytes) -> np.ndarray:
+        """``.jlic`` bytes -> HxWx3 uint8 image."""
+        c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
+        if tiles.EXTENSION in c.extensions:
+            return tiles.decompress(self, c)
+        latents = self._decode_latents(c)
+        level = rate_level.synthesis_args(self.model, c)  # the file's level (variable-rate models)
+        x_hat = np.asarray(self.fn("synthesis")(self.params, jnp.asarray(latents["y_hat"]), *level))
+        t, left = c.padding[0], c.padding[2]
+        x_hat = x_hat[0, t:t + c.height, left:left + c.width]
+        return np.round(np.clip(x_hat, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def compress(model: Any, params: Any, image: np.ndarray, tables: ModelTables | None = None) -> bytes:
+    """One-shot :meth:`Codec.compress` (build a :class:`Codec` once to code many images)."""
+    return Codec(model, params, tables).compress(image)
+
+
+def decompress(model: Any, params: Any, data: bytes, tables: ModelTables | None = None) -> np.ndarray:
+    """One-shot :meth:`Codec.decompress`."""
+    return Codec(model, params, tables).decompress(data)

@@ -1,0 +1,137 @@
+"""Tests of jlic.codec.codec with small randomly initialised registry models."""
+
+import dataclasses
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from jlic.codec import codec
+from jlic.entropy import bitstream
+from jlic.entropy.bitstream import BitstreamError
+
+MODELS = ["bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean"]
+
+
+@pytest.fixture(scope="module", params=MODELS)
+def setup(request, small_model):
+    model, params = small_model(request.param)
+    return model, params, codec.Codec(model, params)
+
+
+def image(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    base = np.linspace(0, 1, h * w * 3).reshape(h, w, 3)
+    return (np.clip(base + 0.1 * rng.standard_normal((h, w, 3)), 0, 1) * 255).astype(np.uint8)
+
+
+def test_round_trip_matches_the_model_forward_pass(setup):
+    model, params, c = setup
+    img = image(50, 60)
+    data, latents = c.compress_with_latents(img)
+    container, decoded = c.decompress_latents(data)
+    for key in latents:
+        np.testing.assert_array_equal(decoded[key], latents[key], err_msg=key)
+    out = c.decompress(data)
+    assert out.shape == img.shape and out.dtype == np.uint8
+    # Same reconstruction as the model's own hard-quantized forward pass (up to float/8-bit rounding).
+    ref = np.asarray(model.apply(params, img[None].astype(np.float32) / 255, train=False).x_hat[0])
+    ref = np.round(np.clip(ref, 0, 1) * 255)
+    assert np.mean(np.abs(out.astype(float) - ref)) < 0.5
+    assert container.model_name == model.name and (container.height, container.width) == (50, 60)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 5), (17, 3)])
+def test_tiny_images(setup, shape):
+    _, _, c = setup
+    img = image(*shape, seed=1)
+    out = c.decompress(c.compress(img))
+    assert out.shape == (*shape, 3)
+
+
+def test_float_and_uint16_inputs_equal_uint8(setup):
+    _, _, c = setup
+    img = image(16, 16, seed=2)
+    a = c.compress(img)
+    assert c.compress(img.astype(np.float32) / 255) == a
+    assert c.compress(img.astype(np.uint16) * 257) == a
+
+
+def test_decoder_without_jit_and_with_stored_tables_gets_identical_latents(setup):
+    model, params, c = setup
+    if model.name != "mbt2018-mean":
+        pytest.skip("one model is enough (slow without jit); mbt2018-mean has every hook")
+    data, latents = c.compress_with_latents(image(50, 60, seed=3))
+    tables = codec.ModelTables.from_bytes(c.tables.to_bytes())
+    other = codec.Codec(model, params, tables, jit=False)
+    with jax.disable_jit():
+        _, decoded = other.decompress_latents(data)
+    for key in latents:
+        np.testing.assert_array_equal(decoded[key], latents[key], err_msg=key)
+
+
+def test_foreign_model_or_config_is_rejected(setup, small_model):
+    model, params, c = setup
+    if model.name != "bmshj2018-hyperprior":
+        pytest.skip("checked once")
+    data = c.compress(image(8, 8))
+    other_name = next(n for n in MODELS if n != model.name)
+    other = codec.Codec(*small_model(other_name))
+    with pytest.raises(BitstreamError, match="encoded with model"):
+        other.decompress(data)
+    renamed = dataclasses.replace(model, kwargs={**model.kwargs, "M": 16})
+    with pytest.raises(BitstreamError, match="configuration"):
+        codec.Codec(renamed, params, c.tables).decompress(data)
+
+
+def test_every_corruption_and_truncation_of_a_real_file(setup):
+    _, _, c = setup
+    img = image(20, 12, seed=4)
+    data = c.compress(img)
+    rng = np.random.default_rng(0)
+    cases = [data[:n] for n in range(len(data))]
+    for pos in range(len(data)):
+        corrupt = bytearray(data)
+        corrupt[pos] ^= int(rng.integers(1, 256))
+        cases.append(bytes(corrupt))
+    for bad in cases:
+        t = time.perf_counter()
+        try:
+            out = c.decompress(bad)
+            assert out.shape == img.shape  # the CRC could not see it: still a valid image
+        except BitstreamError:
+            pass
+        assert time.perf_counter() - t < 2.0
+
+
+def test_streams_that_pass_the_crc_but_are_garbage_raise_bitstream_error(setup):
+    model, _, c = setup
+    x = c.compress(image(16, 16))
+    parsed = bitstream.unpack(x)
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        streams = [rng.integers(0, 256, 4 * int(rng.integers(0, 8))).astype(np.uint8).tobytes()
+                   for _ in parsed.streams]
+        forged = bitstream.pack(bitstream.Container(parsed.model_name, parsed.config_hash, 16, 16, 3, 8,
+                                                    parsed.padding, streams))
+        try:
+            assert c.decompress(forged).shape == (16, 16, 3)
+        except BitstreamError:
+            pass
+    wrong_count = bitstream.pack(bitstream.Container(parsed.model_name, parsed.config_hash, 16, 16, 3, 8,
+                                                     parsed.padding, parsed.streams + [b""]))
+    with pytest.raises(BitstreamError, match="stream"):
+        c.decompress(wrong_count)
+
+
+def test_other_checkpoint_of_the_same_config_is_rejected(setup):
+    model, params, c = setup
+    if model.name != "bmshj2018-factorized":
+        pytest.skip("checked once")
+    data = c.compress(image(8, 8))
+    eb = dict(params["entropy_bottleneck"])
+    eb["quantiles"] = eb["quantiles"] + 0.25  # another "training step": other medians and tables
+    other = codec.Codec(model, {**params, "entropy_bottleneck": eb})
+    with pytest.raises(BitstreamError, match="checkpoint"):
+        other.decompress(data)
