@@ -19,7 +19,14 @@ import jax
 import jax.numpy as jnp
 
 from jlic.entropy import factorized
-from jlic.latent_codecs import CodingContext, ConditionalLeaf, Hyperprior, LatentCodec, RasterScan
+from jlic.latent_codecs import (
+    CodingContext,
+    ConditionalLeaf,
+    EntropyBottleneck,
+    Hyperprior,
+    LatentCodec,
+    RasterScan,
+)
 
 Array = jax.Array
 Params = Any
@@ -204,3 +211,13 @@ class CompressionModel:
     def _coding_fns(self) -> dict:
         """Compiled coding steps of this model, shared by all its coding contexts (functions of params)."""
         return {}
+
+
+def factorized_hyperprior(module: nn.Module, y: LatentCodec, h_a: Any, h_s: Any, z_quantizer: str = "noise",
+                          **options: Any) -> Hyperprior:
+    """The hyperprior composition most models share (Ballé et al. 2018, arXiv 1802.01436): `y` coded with
+    parameters from `h_s(z_hat)`, and `z = h_a(y)` under a factorized prior whose parameters are `module`'s
+    `"entropy_bottleneck"` (`module.N` channels, `module.filters`). Call it from `setup`; `options` go to
+    :class:`Hyperprior` (e.g. `keyed=True`)."""
+    eb = module.param("entropy_bottleneck", lambda key: factorized.init(key, module.N, module.filters))
+    return Hyperprior(y=y, z=EntropyBottleneck(eb, quantizer=z_quantizer), h_a=h_a, h_s=h_s, **options)

@@ -12,8 +12,8 @@ import jax
 import jax.numpy as jnp
 
 from jlic.entropy import factorized
-from jlic.latent_codecs import EntropyBottleneck, GaussianConditional, Hyperprior
-from jlic.models.base import LatentCodecModel
+from jlic.latent_codecs import EntropyBottleneck, GaussianConditional
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.ops.conv import Conv, ConvTranspose
 from jlic.ops.gdn import GDN
 
@@ -101,6 +101,5 @@ class ScaleHyperprior(LatentCodecModel):
         self.g_s = SynthesisGDN(self.N)
         self.h_a = HyperAnalysisReLU(self.N)
         self.h_s = HyperSynthesisReLU(self.N, self.M)
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
-        self.latent_codec = Hyperprior(y=GaussianConditional(means=False, quantizer=self.quantization),
-                                       z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s)
+        y = GaussianConditional(means=False, quantizer=self.quantization)
+        self.latent_codec = factorized_hyperprior(self, y, self.h_a, self.h_s)

@@ -20,9 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jlic.entropy import factorized
-from jlic.latent_codecs import ChannelGroups, EntropyBottleneck, GaussianConditional, Hyperprior
-from jlic.models.base import LatentCodecModel
+from jlic.latent_codecs import ChannelGroups, GaussianConditional
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN
 from jlic.models.mbt2018_mean import HyperAnalysisLeaky
 from jlic.models.registry import register
@@ -80,12 +79,11 @@ class ChannelwiseHyperprior(LatentCodecModel):
         self.cc_mean_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
         self.cc_scale_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
         self.lrp_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
         n = self.num_slices
         y = ChannelGroups(groups=(size,) * n, codecs=(GaussianConditional(quantizer=self.quantization),) * n,
                           channel_context=[functools.partial(self.slice_params, i) for i in range(n)],
                           lrp=[functools.partial(self.slice_lrp, i) for i in range(n)], context_takes_side=True)
-        self.latent_codec = Hyperprior(y=y, z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.hyper_side)
+        self.latent_codec = factorized_hyperprior(self, y, self.h_a, self.hyper_side)
 
     def hyper_side(self, z_hat: Array) -> Array:
         """concat(latent means, latent scales) (..., 2M)."""

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import jax
 
-from jlic.entropy import factorized
-from jlic.latent_codecs import Checkerboard, EntropyBottleneck, GaussianConditional, Hyperprior
-from jlic.models.base import LatentCodecModel
+from jlic.latent_codecs import Checkerboard, GaussianConditional
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN
 from jlic.models.mbt2018 import EntropyParameters, _nm
 from jlic.models.mbt2018_mean import HyperAnalysisLeaky, HyperSynthesisLeaky
@@ -38,10 +37,9 @@ class CheckerboardHyperprior(LatentCodecModel):
         self.h_s = HyperSynthesisLeaky(self.N, self.M)
         self.context_prediction = MaskedConv(self.M, 2 * self.M, 5, "checkerboard")
         self.entropy_parameters = EntropyParameters(self.M, 2 * self.M)
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
         y = Checkerboard(GaussianConditional(), self.context_prediction, self.entropy_parameters,
                          context_first=False, forward_method="onepass", quantizer=self.quantization)
-        self.latent_codec = Hyperprior(y=y, z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s)
+        self.latent_codec = factorized_hyperprior(self, y, self.h_a, self.h_s)
 
 
 register("he2021-checkerboard", CheckerboardHyperprior, _nm((192, 192), (192, 320), 5), stride=64)

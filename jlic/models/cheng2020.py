@@ -15,16 +15,14 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 
-from jlic.entropy import factorized, mixture
+from jlic.entropy import mixture
 from jlic.latent_codecs import (
-    EntropyBottleneck,
     GaussianConditional,
     GaussianMixtureConditional,
-    Hyperprior,
     RasterScan,
 )
 from jlic.layers import AttentionBlock
-from jlic.models.base import LatentCodecModel
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.models.mbt2018 import EntropyParameters
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, SubpelConv
@@ -174,10 +172,9 @@ class Cheng2020(LatentCodecModel):
         self.context_prediction = MaskedConv(self.M, 2 * self.M, 5, "A")
         gaussian = self.likelihood == "gaussian"
         self.entropy_parameters = EntropyParameters(self.M, 2 * self.M if gaussian else 3 * self.K * self.M)
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
         leaf = GaussianConditional() if gaussian else GaussianMixtureConditional(self.K)
         y = RasterScan(leaf, self.context_prediction, self.entropy_parameters, quantizer=self.quantization)
-        self.latent_codec = Hyperprior(y=y, z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s)
+        self.latent_codec = factorized_hyperprior(self, y, self.h_a, self.h_s)
 
 
 def _attn(**kw):

@@ -16,10 +16,9 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 
-from jlic.entropy import factorized
-from jlic.latent_codecs import ChannelGroups, Checkerboard, EntropyBottleneck, GaussianConditional, Hyperprior
+from jlic.latent_codecs import ChannelGroups, Checkerboard, GaussianConditional
 from jlic.layers import AttentionBlock, ConvStack, ResidualBottleneckBlock, channel_ramp
-from jlic.models.base import LatentCodecModel
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, ConvTranspose
 from jlic.ops.masked import MaskedConv
@@ -174,7 +173,6 @@ class Elic2022(LatentCodecModel):
         self.g_s = SynthesisElic(self.N, self.M)
         self.h_a = HyperAnalysisElic(self.N)
         self.h_s = HyperSynthesisElic(self.N)
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
         self.channel_context = {f"y{k}": channel_context(g, k, self.context_widths) for k in range(1, len(g))}
         self.spatial_context = {f"y{k}": spatial_context(g, k) for k in range(len(g))}
         self.param_aggregation = {f"y{k}": param_aggregation(g, k, self.N) for k in range(len(g))}
@@ -183,8 +181,7 @@ class Elic2022(LatentCodecModel):
             codecs=tuple(Checkerboard(GaussianConditional(quantizer="ste"), self.spatial_context[f"y{k}"],
                                       self.param_aggregation[f"y{k}"]) for k in range(len(g))),
             channel_context=(None, *(self.channel_context[f"y{k}"] for k in range(1, len(g)))))
-        self.latent_codec = Hyperprior(y=groups, z=EntropyBottleneck(eb, quantizer="ste"), h_a=self.h_a,
-                                       h_s=self.h_s)
+        self.latent_codec = factorized_hyperprior(self, groups, self.h_a, z_quantizer="ste", h_s=self.h_s)
 
 
 register("elic2022", Elic2022, {q: {"N": 192, "M": 320} for q in range(1, 9)}, stride=64)

@@ -40,12 +40,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jlic import quantize
-from jlic.entropy import factorized
-from jlic.latent_codecs import Checkerboard, EntropyBottleneck, GaussianConditional, Hyperprior, anchor_mask
+from jlic.latent_codecs import Checkerboard, GaussianConditional, anchor_mask
 from jlic.latent_codecs.base import LatentOut
 from jlic.layers.topk import draw_k, train_k_range
 from jlic.layers.transformer import Transformer
-from jlic.models.base import LatentCodecModel
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, SubpelConv
@@ -278,11 +277,10 @@ class Entroformer(LatentCodecModel):
         self.context_prediction = ContextTransformer(**w, depth=self.depth, position_num=self.position_num,
                                                      topk=self.topk)
         self.entropy_parameters = ParameterNetwork(self.width() * self.mlp_ratio, 2 * self.M)
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
         y = TokenMaskCheckerboard(GaussianConditional(), self.context_prediction, self.entropy_parameters,
                                   anchor_parity=ANCHOR_PARITY, context_first=False, forward_method="onepass",
                                   quantizer="ste", keyed=True, token_mask_ratio=self.token_mask_ratio)
-        self.latent_codec = Hyperprior(y=y, z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s, keyed=True)
+        self.latent_codec = factorized_hyperprior(self, y, self.h_a, self.h_s, keyed=True)
 
 
 register("entroformer", Entroformer, {q: {"N": 192, "M": 384} for q in range(1, 9)}, stride=64)

@@ -13,9 +13,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from jlic.entropy import factorized
-from jlic.latent_codecs import EntropyBottleneck, GaussianConditional, Hyperprior, RasterScan
-from jlic.models.base import LatentCodecModel
+from jlic.latent_codecs import GaussianConditional, RasterScan
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN
 from jlic.models.mbt2018_mean import HyperAnalysisLeaky, HyperSynthesisLeaky
 from jlic.models.registry import register
@@ -53,10 +52,9 @@ class JointAutoregressiveHierarchicalPriors(LatentCodecModel):
         self.h_s = HyperSynthesisLeaky(self.N, self.M)
         self.context_prediction = MaskedConv(self.M, 2 * self.M, 5, "A")
         self.entropy_parameters = EntropyParameters(self.M, 2 * self.M)
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
         y = RasterScan(GaussianConditional(), self.context_prediction, self.entropy_parameters,
                        quantizer=self.quantization)
-        self.latent_codec = Hyperprior(y=y, z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s)
+        self.latent_codec = factorized_hyperprior(self, y, self.h_a, self.h_s)
 
 
 def _nm(small: tuple[int, int], large: tuple[int, int], first_large: int) -> dict[int, dict[str, int]]:

@@ -7,9 +7,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from jlic.entropy import factorized
-from jlic.latent_codecs import EntropyBottleneck, GaussianConditional, Hyperprior
-from jlic.models.base import LatentCodecModel
+from jlic.latent_codecs import GaussianConditional
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.models.bmshj2018 import AnalysisGDN, SynthesisGDN
 from jlic.ops.conv import Conv, ConvTranspose
 
@@ -54,6 +53,5 @@ class MeanScaleHyperprior(LatentCodecModel):
         self.g_s = SynthesisGDN(self.N)
         self.h_a = HyperAnalysisLeaky(self.N)
         self.h_s = HyperSynthesisLeaky(self.N, self.M)
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
-        self.latent_codec = Hyperprior(y=GaussianConditional(quantizer=self.quantization),
-                                       z=EntropyBottleneck(eb), h_a=self.h_a, h_s=self.h_s)
+        self.latent_codec = factorized_hyperprior(self, GaussianConditional(quantizer=self.quantization),
+                                                  self.h_a, self.h_s)

@@ -37,13 +37,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from jlic.entropy import factorized
-from jlic.latent_codecs import ChannelGroups, Checkerboard, EntropyBottleneck, GaussianConditional, Hyperprior
+from jlic.latent_codecs import ChannelGroups, Checkerboard, GaussianConditional
 from jlic.latent_codecs.checkerboard import anchor_mask
 from jlic.layers import ConvStack
 from jlic.layers.linear_attention import DepthwiseConv, linear_attention
 from jlic.layers.window_attention import OverlappingWindowAttention, pair_mask
-from jlic.models.base import LatentCodecModel
+from jlic.models.base import LatentCodecModel, factorized_hyperprior
 from jlic.models.cheng2020 import ResidualBlock, ResidualBlockUpsample, ResidualBlockWithStride
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, SubpelConv
@@ -224,7 +223,6 @@ class Mlicpp(LatentCodecModel):
         self.g_s = SynthesisMlic(self.N, self.M)
         self.h_a = HyperAnalysisMlic(self.N)
         self.h_s = HyperSynthesisMlic(self.M)
-        eb = self.param("entropy_bottleneck", lambda key: factorized.init(key, self.N, self.filters))
         self.channel_context = [ConvStack((*self.channel_widths, 4 * s), 3, gelu) for _ in range(1, n)]
         self.global_inter_context = [GlobalInterContext(k, 2 * s) for k in range(1, n)]
         self.global_intra_context = [GlobalIntraContext(self.intra_heads) for _ in range(1, n)]
@@ -245,8 +243,7 @@ class Mlicpp(LatentCodecModel):
             channel_context=[lambda prev, hyper, k=k: self.slice_side(k, prev, hyper) for k in range(n)],
             lrp=[lambda prev, hyper, y_k, k=k: self.nonanchor_lrp(k, prev, hyper, y_k) for k in range(n)],
             context_takes_side=True)
-        self.latent_codec = Hyperprior(y=groups, z=EntropyBottleneck(eb, quantizer="ste"), h_a=self.h_a,
-                                       h_s=self.h_s)
+        self.latent_codec = factorized_hyperprior(self, groups, self.h_a, z_quantizer="ste", h_s=self.h_s)
 
     # ----------------------------------------------------------------- the context functions of slice k
 
