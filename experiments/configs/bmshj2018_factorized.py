@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import bmshj2018_hyperprior
+from experiments.configs import bmshj2018_hyperprior, default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = bmshj2018_hyperprior.get_config()
-    c.name = "jlic bmshj2018-factorized"
-    c.workdir = "runs/bmshj2018-factorized"
-    c.model = "bmshj2018-factorized"
-    c.eval.anchor_names = ("compressai-bmshj2018-factorized_mse_cpu", "paper-bmshj2018-factorized", "jpeg",
-                           "jpeg2000", "webp")
-    return c
+    return default.for_model(
+        bmshj2018_hyperprior.get_config(),
+        "bmshj2018-factorized",
+        anchors=(
+            "compressai-bmshj2018-factorized_mse_cpu",
+            "paper-bmshj2018-factorized",
+            "jpeg",
+            "jpeg2000",
+            "webp",
+        ),
+    )

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import bmshj2018_hyperprior
+from experiments.configs import bmshj2018_hyperprior, default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = bmshj2018_hyperprior.get_config()
-    c.name = "jlic cheng2020-anchor"
-    c.workdir = "runs/cheng2020-anchor"
-    c.model = "cheng2020-anchor"
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict({"N": 128, "M": 128})
-    c.eval.anchor_names = ("compressai-cheng2020-anchor_mse_cpu", "compressai-mbt2018_mse_cpu", "jpeg", "webp")
-    return c
+    return default.for_model(
+        bmshj2018_hyperprior.get_config(),
+        "cheng2020-anchor",
+        anchors=("compressai-cheng2020-anchor_mse_cpu", "compressai-mbt2018_mse_cpu", "jpeg", "webp"),
+        quality=3,
+        model_kwargs={"N": 128, "M": 128},
+    )

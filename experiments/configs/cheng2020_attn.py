@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import cheng2020_anchor
+from experiments.configs import cheng2020_anchor, default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = cheng2020_anchor.get_config()
-    c.name = "jlic cheng2020-attn"
-    c.workdir = "runs/cheng2020-attn"
-    c.model = "cheng2020-attn"
-    c.eval.anchor_names = ("compressai-cheng2020-attn_mse_cpu", "compressai-cheng2020-anchor_mse_cpu", "jpeg",
-                           "webp")
-    return c
+    return default.for_model(
+        cheng2020_anchor.get_config(),
+        "cheng2020-attn",
+        anchors=("compressai-cheng2020-attn_mse_cpu", "compressai-cheng2020-anchor_mse_cpu", "jpeg", "webp"),
+    )

@@ -117,19 +117,34 @@ def get_config() -> ml_collections.ConfigDict:
     return c
 
 
+def for_model(c: ml_collections.ConfigDict, model: str, anchors: tuple[str, ...], quality: int | None = None,
+              model_kwargs: dict | None = None, name: str | None = None, **overrides: object
+              ) -> ml_collections.ConfigDict:
+    """``c`` set up for registered ``model``: curve name ``jlic MODEL`` and workdir ``runs/MODEL`` (unless
+    ``name`` is given: then ``jlic NAME`` and ``runs/NAME``), ``quality`` and ``model_kwargs`` when given, RD
+    anchors ``anchors`` (names of ``../shared/reference/kodak-rd`` files), and any other top-level field in
+    ``overrides`` (``lambdas=..., sweep_mode=...``). What a model's config changes, on one screen."""
+    c.name = f"jlic {name or model}"
+    c.workdir = f"runs/{(name or model).replace(' ', '-')}"
+    c.model = model
+    if quality is not None:
+        c.quality = quality
+    if model_kwargs is not None:
+        c.model_kwargs = ml_collections.ConfigDict(model_kwargs)
+    for key, value in overrides.items():
+        setattr(c, key, value)
+    c.eval.anchor_names = tuple(anchors)
+    return c
+
+
 def cpu_sized(c: ml_collections.ConfigDict, model: str, model_kwargs: dict, anchor: str
               ) -> ml_collections.ConfigDict:
-    """The settings the `*_cpu.py` pipeline checks share: `model` at quality 3 with `model_kwargs`, three of
-    CompressAI's MSE λ trained one after the other, 400 steps of batch 4 at 64x64 crops, Adam 1e-3, and
-    RD anchors `anchor`, JPEG and WebP."""
-    c.model = model
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict(model_kwargs)
-    c.lambdas = (0.0018, 0.0067, 0.025)
-    c.sweep_mode = "sequential"
-    c.num_steps = 400
-    c.batch_size = 4
-    c.crop = 64
-    c.lr = 1e-3
-    c.eval.anchor_names = (anchor, "jpeg", "webp")
+    """The settings the `*_cpu.py` pipeline checks share: `model` at quality 3 with `model_kwargs`, curve
+    name ``jlic MODEL (CPU-sized)`` in ``runs/MODEL-cpu``, three of CompressAI's MSE λ trained one after the
+    other, 400 steps of batch 4 at 64x64 crops, Adam 1e-3, and RD anchors `anchor`, JPEG and WebP."""
+    for_model(c, model, (anchor, "jpeg", "webp"), quality=3, model_kwargs=model_kwargs,
+              lambdas=(0.0018, 0.0067, 0.025), sweep_mode="sequential", num_steps=400, batch_size=4, crop=64,
+              lr=1e-3)
+    c.name = f"jlic {model} (CPU-sized)"
+    c.workdir = f"runs/{model}-cpu"
     return c

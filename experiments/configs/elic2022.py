@@ -22,17 +22,17 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import bmshj2018_hyperprior
+from experiments.configs import bmshj2018_hyperprior, default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = bmshj2018_hyperprior.get_config()
-    c.name = "jlic elic2022"
-    c.workdir = "runs/elic2022"
-    c.model = "elic2022"
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict({"N": 192, "M": 320})
-    c.lambdas = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
-    c.sweep_mode = "sequential"  # 32 M parameters per λ
-    c.eval.anchor_names = ("paper-elic2022_mse", "compressai-cheng2020-attn_mse_cpu", "vtm", "jpeg", "webp")
-    return c
+    # sweep_mode: 32 M parameters per λ: one λ at a time
+    return default.for_model(
+        bmshj2018_hyperprior.get_config(),
+        "elic2022",
+        anchors=("paper-elic2022_mse", "compressai-cheng2020-attn_mse_cpu", "vtm", "jpeg", "webp"),
+        quality=3,
+        model_kwargs={"N": 192, "M": 320},
+        lambdas=(0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483),
+        sweep_mode="sequential",
+    )

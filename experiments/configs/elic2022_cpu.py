@@ -45,7 +45,4 @@ CPU_MODEL = {"N": 32, "M": 40, "context_widths": (48, 32)}
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.name = "jlic elic2022 (CPU-sized)"
-    c.workdir = "runs/elic2022-cpu"
-    return default.cpu_sized(c, "elic2022", CPU_MODEL, "paper-elic2022_mse")
+    return default.cpu_sized(default.get_config(), "elic2022", CPU_MODEL, "paper-elic2022_mse")

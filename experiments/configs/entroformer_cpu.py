@@ -36,7 +36,5 @@ MODEL_KWARGS = {"N": 16, "M": 24, "dim": 24, "depth": 2, "heads": 2, "mlp_ratio"
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.name = "jlic entroformer (CPU-sized)"
-    c.workdir = "runs/entroformer-cpu"
-    return default.cpu_sized(c, "entroformer", MODEL_KWARGS, "compressai-mbt2018-mean_mse_cpu")
+    anchor = "compressai-mbt2018-mean_mse_cpu"
+    return default.cpu_sized(default.get_config(), "entroformer", MODEL_KWARGS, anchor)

@@ -18,14 +18,18 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import mbt2018
+from experiments.configs import default, mbt2018
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = mbt2018.get_config()
-    c.name = "jlic he2021-checkerboard"
-    c.workdir = "runs/he2021-checkerboard"
-    c.model = "he2021-checkerboard"
-    c.eval.anchor_names = ("paper-minnen2018-checkerboard_mse", "paper-minnen2018-parallel_mse",
-                           "compressai-mbt2018_mse_cpu", "jpeg", "webp")
-    return c
+    return default.for_model(
+        mbt2018.get_config(),
+        "he2021-checkerboard",
+        anchors=(
+            "paper-minnen2018-checkerboard_mse",
+            "paper-minnen2018-parallel_mse",
+            "compressai-mbt2018_mse_cpu",
+            "jpeg",
+            "webp",
+        ),
+    )

@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import bmshj2018_hyperprior
+from experiments.configs import bmshj2018_hyperprior, default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = bmshj2018_hyperprior.get_config()
-    c.name = "jlic mbt2018"
-    c.workdir = "runs/mbt2018"
-    c.model = "mbt2018"
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict({"N": 192, "M": 192})
-    c.eval.anchor_names = ("compressai-mbt2018_mse_cpu", "paper-mbt2018", "jpeg", "jpeg2000", "webp")
-    return c
+    return default.for_model(
+        bmshj2018_hyperprior.get_config(),
+        "mbt2018",
+        anchors=("compressai-mbt2018_mse_cpu", "paper-mbt2018", "jpeg", "jpeg2000", "webp"),
+        quality=3,
+        model_kwargs={"N": 192, "M": 192},
+    )

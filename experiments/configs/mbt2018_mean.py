@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import bmshj2018_hyperprior
+from experiments.configs import bmshj2018_hyperprior, default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = bmshj2018_hyperprior.get_config()
-    c.name = "jlic mbt2018-mean"
-    c.workdir = "runs/mbt2018-mean"
-    c.model = "mbt2018-mean"
-    c.eval.anchor_names = ("compressai-mbt2018-mean_mse_cpu", "paper-mbt2018-mean", "jpeg", "jpeg2000", "webp")
-    return c
+    return default.for_model(
+        bmshj2018_hyperprior.get_config(),
+        "mbt2018-mean",
+        anchors=("compressai-mbt2018-mean_mse_cpu", "paper-mbt2018-mean", "jpeg", "jpeg2000", "webp"),
+    )

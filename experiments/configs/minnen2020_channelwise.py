@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import bmshj2018_hyperprior
+from experiments.configs import bmshj2018_hyperprior, default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = bmshj2018_hyperprior.get_config()
-    c.name = "jlic minnen2020-channelwise"
-    c.workdir = "runs/minnen2020-channelwise"
-    c.model = "minnen2020-channelwise"
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict({"N": 192, "M": 320})
-    c.eval.anchor_names = ("paper-minnen2020-cc10_mse", "compressai-mbt2018_mse_cpu", "jpeg", "webp", "vtm")
-    return c
+    return default.for_model(
+        bmshj2018_hyperprior.get_config(),
+        "minnen2020-channelwise",
+        anchors=("paper-minnen2020-cc10_mse", "compressai-mbt2018_mse_cpu", "jpeg", "webp", "vtm"),
+        quality=3,
+        model_kwargs={"N": 192, "M": 320},
+    )

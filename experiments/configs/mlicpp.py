@@ -26,18 +26,18 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import bmshj2018_hyperprior
+from experiments.configs import bmshj2018_hyperprior, default
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = bmshj2018_hyperprior.get_config()
-    c.name = "jlic mlicpp"
-    c.workdir = "runs/mlicpp"
-    c.model = "mlicpp"
-    c.quality = 3
-    c.model_kwargs = ml_collections.ConfigDict({"N": 192, "M": 320})
-    c.lambdas = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
-    c.sweep_mode = "sequential"  # 83.5 M parameters per λ
-    c.clip_norm = 1.0
-    c.eval.anchor_names = ("paper-mlic-plusplus", "paper-elic2022_mse", "vtm", "jpeg", "webp")
-    return c
+    # sweep_mode: 83.5 M parameters per λ: one λ at a time
+    return default.for_model(
+        bmshj2018_hyperprior.get_config(),
+        "mlicpp",
+        anchors=("paper-mlic-plusplus", "paper-elic2022_mse", "vtm", "jpeg", "webp"),
+        quality=3,
+        model_kwargs={"N": 192, "M": 320},
+        lambdas=(0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483),
+        sweep_mode="sequential",
+        clip_norm=1.0,
+    )

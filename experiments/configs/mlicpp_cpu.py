@@ -34,7 +34,4 @@ CPU_MODEL = {"N": 32, "M": 40, "channel_widths": (32, 24), "parameter_widths": (
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.name = "jlic mlicpp (CPU-sized)"
-    c.workdir = "runs/mlicpp-cpu"
-    return default.cpu_sized(c, "mlicpp", CPU_MODEL, "paper-mlic-plusplus")
+    return default.cpu_sized(default.get_config(), "mlicpp", CPU_MODEL, "paper-mlic-plusplus")
