@@ -11,10 +11,10 @@ from PIL import Image
 
 from jlic import commands as cli
 from jlic.codec import codec
+from jlic.codec import export as checkpoint_mod
 from jlic.commands import coding as coding_cli
 from jlic.entropy import bitstream
 
-checkpoint_mod = pytest.importorskip("jlic.train.checkpoint")
 REPO = Path(__file__).parents[2]
 
 

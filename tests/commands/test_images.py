@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from jlic import commands as cli
-
-checkpoint_mod = pytest.importorskip("jlic.train.checkpoint")
+from jlic.codec import export as checkpoint_mod
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
+from jlic.commands import baselines as baselines_command
 from jlic.evaluation import baselines, classic, rdcurve
 from jlic.metrics.bdrate import bd_psnr, bd_rate
 
@@ -39,7 +40,7 @@ def folder(tmp_path_factory) -> Path:
 
 def test_cli_writes_anchor_shaped_curves_from_real_bytes(folder, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = baselines.main(["--data", str(folder), "--out", str(out), "--codecs", "jpeg,webp",
+    rc = baselines_command.main(["--data", str(folder), "--out", str(out), "--codecs", "jpeg,webp",
                          "--settings", "jpeg=20,80", "--settings", "webp=30,90", "-q"])
     assert rc == 0
     assert sorted(p.name for p in out.iterdir()) == ["jpeg.json", "webp.json"]
@@ -87,7 +88,7 @@ def test_cli_errors(folder, tmp_path, capsys, argv, message):
     (tmp_path / "empty").mkdir()
     subst = {"missing": tmp_path / "nope", "empty": tmp_path / "empty", "folder": folder}
     argv = [a.format(**subst) for a in argv] + ["--out", str(tmp_path / "out")]
-    assert baselines.main(argv) == 2
+    assert baselines_command.main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from jlic.commands import plot as plot_c
 from jlic.evaluation import plot, rdcurve
 from jlic.evaluation.rdcurve import RDCurve
 
@@ -69,7 +70,7 @@ def test_cli_workdir_and_anchor_folder(tmp_path, capsys):
     rdcurve.save(_curve("JPEG"), anchors / "jpeg.json")
     rdcurve.save(_curve("WebP", 0.8), anchors / "webp.json")
     rdcurve.save(_curve("other", 0.9), anchors / "other.json")  # not a default anchor name
-    assert plot.main([str(work), "--anchors", str(anchors)]) == 0
+    assert plot_c.main([str(work), "--anchors", str(anchors)]) == 0
     assert (work / "rd.png").exists()
     text = (work / "report.md").read_text()
     assert text.strip() in capsys.readouterr().out  # the report is also printed
@@ -78,7 +79,7 @@ def test_cli_workdir_and_anchor_folder(tmp_path, capsys):
     assert rows[2] == ["jlic-hyperprior", "-50.00%", "-37.50%"]
     # --anchor-glob picks files; --reference compares everything to one curve
     out = tmp_path / "o" / "plot.png"
-    assert plot.main([str(work), "--anchors", str(anchors), "--anchor-glob", "*.json", "--reference", "JPEG",
+    assert plot_c.main([str(work), "--anchors", str(anchors), "--anchor-glob", "*.json", "--reference", "JPEG",
                       "--out", str(out), "--metric", "ms-ssim", "--bd-method", "cubic"]) == 0
     rows = _cells((tmp_path / "o" / "report.md").read_text().split("\n\n")[3])
     assert rows[0] == ["curve", "JPEG"]
@@ -87,8 +88,8 @@ def test_cli_workdir_and_anchor_folder(tmp_path, capsys):
 
 
 def test_cli_errors(tmp_path, capsys):
-    assert plot.main([str(tmp_path / "missing.json")]) == 2
+    assert plot_c.main([str(tmp_path / "missing.json")]) == 2
     assert "no such file" in capsys.readouterr().err
     rdcurve.save(_curve("a"), tmp_path / "a.json")
-    assert plot.main([str(tmp_path / "a.json"), "--reference", "zzz", "--out", str(tmp_path / "p.png")]) == 2
+    assert plot_c.main([str(tmp_path / "a.json"), "--reference", "zzz", "--out", str(tmp_path / "p.png")]) == 2
     assert "matches no curve" in capsys.readouterr().err

@@ -8,7 +8,6 @@ noise 1e-3 (what TF32 / bf16 matmuls do). Default suite: a hyperprior and a cont
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from jlic.entropy import bitstream
 from jlic.fixedpoint import DeterminismError, Options, elementary, evaluate, trace
 from jlic.fixedpoint.context import DeterministicContext
 from jlic.models import registry
+from tests.codec.fast_params import fast_params
 
 ROOT = Path(__file__).resolve().parents[2]
 KODAK = ROOT.parent / "shared" / "data" / "kodak"
@@ -35,17 +35,10 @@ DEFAULT_MODELS = ["bmshj2018-hyperprior"]
 LATENT_KEYS = ("y", "z", "y_hat")
 
 
-def _fast_params():
-    spec = importlib.util.spec_from_file_location("_coding_conftest", ROOT / "tests" / "coding" / "conftest.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.fast_params
-
-
 def tiny(name: str, **extra):
     kw = {**TINY.get(name, {"N": 8, "M": 8}), **extra}
     model = registry.get(name, **kw)
-    return model, _fast_params()(model)
+    return model, fast_params(model)
 
 
 def image(h: int = 48, w: int = 64) -> np.ndarray:
@@ -270,7 +263,7 @@ def test_convert_command_then_compress_and_decompress(tmp_path):
 
     from jlic.codec.export import read_model_json, save_model
     from jlic.commands import coding as cli
-    from jlic.fixedpoint import convert
+    from jlic.commands import convert
 
     model, params = tiny("bmshj2018-hyperprior")
     save_model(tmp_path / "float", model, params)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jlic.commands import import_compressai as import_cmd
 from jlic.interop import compressai as ci
 from jlic.models import registry
 from tests.interop.compressai_models import SMALL, SMALL_BY_MODEL, test_image, to_torch
@@ -285,6 +286,6 @@ def test_cli_rejects_a_mismatched_model(tmp_path, compressai_model, capsys):
 
     weights = tmp_path / "hyper.pth"
     torch.save(compressai_model("bmshj2018-hyperprior").state_dict(), weights)
-    assert ci.main(["mbt2018-mean", "3", str(weights), "--out", str(tmp_path / "x")]) == 1
+    assert import_cmd.main(["mbt2018-mean", "3", str(weights), "--out", str(tmp_path / "x")]) == 1
     assert "does not fit" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
