@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                               "checkpoint -> one that compresses in the deterministic (any-device) mode"),
     "import-compressai": ("jlic.commands.import_compressai:main", "a CompressAI state_dict as a checkpoint"),
     "pretrained": ("jlic.commands.pretrained:main", "download CompressAI's zoo weights as a jlic checkpoint"),
-    "reproduce": ("jlic.commands.reproduce:main", "RD curve of CompressAI's zoo weights with jlic's bitstreams"),
+    "reproduce": ("jlic.commands.reproduce:main", "RD curve of CompressAI's zoo weights, jlic's bitstreams"),
 }
 
 

@@ -13,18 +13,14 @@ Example::
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from jlic.data.image import IMAGE_SUFFIXES, read_image
 from jlic.evaluation import classic, rdcurve
-from jlic.metrics.msssim import min_size, ms_ssim
-from jlic.metrics.psnr import psnr_8bit
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+from jlic.evaluation.evaluate import METRICS, code_and_measure
 
 
 class BaselineError(ValueError):
@@ -43,9 +39,10 @@ def find_images(folder: str | Path, limit: int | None = None) -> list[Path]:
 
 
 def load_rgb8(path: Path) -> np.ndarray:
-    """An image file as an (H, W, 3) uint8 array."""
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    """An image file as an (H, W, 3) uint8 array, read by the one image reader
+    (:func:`jlic.data.image.read_image`: EXIF orientation, ICC profile, 16-bit and alpha handled as for
+    every other command)."""
+    return read_image(path)
 
 
 def evaluate_codec(
@@ -61,31 +58,19 @@ def evaluate_codec(
     161 px a side that 5-scale MS-SSIM needs.
     """
     settings = tuple(codec.sweep if settings is None else settings)
-    with_msssim = with_ms_ssim and all(min(im.shape[:2]) >= min_size() for im in images)
-    columns: dict[str, list[float]] = {"bpp": [], "psnr-rgb": [], "ms-ssim-rgb": [], "encoding_time": [],
-                                       "decoding_time": []}
+    metrics = {k: f for k, f in METRICS.items()
+               if with_ms_ssim or k != "ms-ssim-rgb"}  # the costliest metric can be left out
+    keys = ("bpp", *metrics, "encoding_time", "decoding_time")
+    columns: dict[str, list[float]] = {k: [] for k in keys}
     for setting in settings:
-        per_image: dict[str, list[float]] = {k: [] for k in columns}
-        for img in images:
-            t0 = time.perf_counter()
-            data = codec.encode(img, setting)
-            t1 = time.perf_counter()
-            rec = codec.decode(data)
-            t2 = time.perf_counter()
-            if rec.shape != img.shape:
-                raise RuntimeError(f"{codec.name} decoded shape {rec.shape} != input {img.shape}")
-            x, x_hat = img / 255.0, rec / 255.0
-            per_image["bpp"].append(len(data) * 8.0 / (img.shape[0] * img.shape[1]))
-            per_image["psnr-rgb"].append(float(psnr_8bit(x, x_hat)))
-            if with_msssim:
-                per_image["ms-ssim-rgb"].append(float(ms_ssim(x, x_hat)))
-            per_image["encoding_time"].append(t1 - t0)
-            per_image["decoding_time"].append(t2 - t1)
-        for key, values in per_image.items():
-            if values:
+        rows = [code_and_measure(lambda im, s=setting: codec.encode(im, s), codec.decode, img, metrics)[1]
+                for img in images]
+        for key in keys:
+            values = [r[key] for r in rows]
+            if all(v is not None for v in values):  # a metric undefined for some image is left out
                 columns[key].append(float(np.mean(values)))
         if log:
-            ms = f" ms-ssim {columns['ms-ssim-rgb'][-1]:.4f}" if with_msssim else ""
+            ms = f" ms-ssim {columns['ms-ssim-rgb'][-1]:.4f}" if columns.get("ms-ssim-rgb") else ""
             log(f"{codec.name} {codec.setting}={setting:g}: bpp {columns['bpp'][-1]:.4f} "
                 f"psnr {columns['psnr-rgb'][-1]:.3f}{ms}")
     results = {k: v for k, v in columns.items() if v}
