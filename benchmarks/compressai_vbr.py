@@ -49,12 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
+    from benchmarks.peers.compressai_models import test_image, to_torch
+    from benchmarks.peers.vbr_models import coding_at, make_vbr_model
     from benchmarks.records import append_record, cpu_name
     from jlic.codec.codec import Codec
     from jlic.entropy import bitstream
     from jlic.interop import compressai as ci
-    from tests.interop.compressai_models import test_image, to_torch
-    from tests.interop.vbr_models import coding_at, make_vbr_model
 
     image = test_image(args.size)
     x = to_torch(image)

@@ -56,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from PIL import Image
 
+    from benchmarks.peers.compressai_models import compressai_eval as _compressai_eval
     from jlic.codec.conventions import make_codec
     from jlic.entropy import bitstream
     from jlic.interop.compressai import import_compressai
     from jlic.metrics.psnr import psnr_8bit
-    from tests.interop.test_conventions import _compressai_eval
 
     torch.set_num_threads(1)
     net = train_compressai(args.steps, args.N, args.M)

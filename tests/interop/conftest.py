@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.interop.compressai_models import make_compressai_model
+from benchmarks.peers.compressai_models import make_compressai_model
 
 _CACHE: dict[str, object] = {}
 

@@ -11,10 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmarks.peers.compressai_models import SMALL, SMALL_BY_MODEL, test_image, to_torch
 from jlic.commands import import_compressai as import_cmd
 from jlic.interop import compressai as ci
 from jlic.models import registry
-from tests.interop.compressai_models import SMALL, SMALL_BY_MODEL, test_image, to_torch
 
 ZOO = list(ci.COMPRESSAI_CLASSES)
 ZOO_FORWARD = [n for n in ZOO if n != "elic2022"]  # ELIC: tests/interop/test_compressai_elic.py

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.peers.compressai_models import test_image, to_torch
 from jlic.interop import compressai as ci
 from jlic.models import registry
-from tests.interop.compressai_models import test_image, to_torch
 
 pytestmark = pytest.mark.peers
 

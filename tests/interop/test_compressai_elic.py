@@ -24,8 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmarks.peers.compressai_models import make_compressai_model, test_image, to_torch
 from jlic.interop import compressai as ci
-from tests.interop.compressai_models import make_compressai_model, test_image, to_torch
 
 pytestmark = pytest.mark.peers
 NAME = "elic2022"
@@ -210,7 +210,7 @@ def test_full_size_elic_matches_compressai():
     measured gaps."""
     from PIL import Image
 
-    from tests.interop.compressai_models import DATA
+    from benchmarks.peers.compressai_models import DATA
 
     net = make_compressai_model(NAME, steps=2, relative_noise=0.1, lr=1e-4, N=192, M=320)
     imp = ci.import_compressai(NAME, net)

@@ -15,14 +15,14 @@ import jax
 import numpy as np
 import pytest
 
+from benchmarks.peers.compressai_models import test_image, to_torch
 from jlic.interop import compressai as ci
-from tests.interop.compressai_models import test_image, to_torch
 
 pytestmark = pytest.mark.peers
 pytest.importorskip("torch", reason="the peers extra (torch + compressai) is not installed")
 pytest.importorskip("compressai", reason="the peers extra (compressai) is not installed")
 
-from tests.interop.vbr_models import coding_at, gain_at, make_vbr_model  # noqa: E402
+from benchmarks.peers.vbr_models import coding_at, gain_at, make_vbr_model  # noqa: E402
 
 NAMES = [pytest.param("bmshj2018-hyperprior-vbr", marks=pytest.mark.slow), "mbt2018-mean-vbr",
          pytest.param("mbt2018-vbr", marks=pytest.mark.slow)]

@@ -8,26 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks.peers.compressai_models import compressai_eval, test_image
 from jlic.interop import compressai as ci
 from jlic.metrics.psnr import psnr_8bit
-from tests.interop.compressai_models import test_image, to_torch
 
 pytestmark = pytest.mark.peers
-
-
-def _compressai_eval(net, image: np.ndarray) -> tuple[int, np.ndarray]:
-    """CompressAI's eval_model inference: stream bytes and the 8-bit reconstruction."""
-    import torch
-    import torch.nn.functional as F
-    from compressai.ops import compute_padding
-
-    x = to_torch(image)
-    pad, unpad = compute_padding(x.shape[2], x.shape[3], min_div=64)
-    with torch.no_grad():
-        out = net.compress(F.pad(x, pad, mode="constant", value=0))
-        rec = F.pad(net.decompress(out["strings"], out["shape"])["x_hat"], unpad)
-    rec = (rec * 255).clamp(0, 255).round()[0].permute(1, 2, 0).numpy().astype(np.uint8)
-    return sum(len(s[0]) for s in out["strings"]), rec
 
 
 @pytest.mark.parametrize("name", ["bmshj2018-hyperprior", pytest.param("mbt2018-mean", marks=pytest.mark.slow)])
@@ -39,7 +24,7 @@ def test_compressai_convention_reproduces_compressai(name, compressai_model):
     net = compressai_model(name)
     imp = ci.import_compressai(name, net)
     image = test_image(256)[:150, :100]  # 150 x 100: padded to 192 x 128
-    ref_bytes, ref = _compressai_eval(net, image)
+    ref_bytes, ref = compressai_eval(net, image)
     x = image / 255.0
     codec = make_codec(imp.model, imp.params, imp.tables, "compressai")
     data = codec.compress(image)

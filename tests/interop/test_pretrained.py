@@ -15,8 +15,8 @@ import jax
 import numpy as np
 import pytest
 
+from benchmarks.peers.compressai_models import SMALL, test_image
 from jlic.interop import pretrained as zoo
-from tests.interop.compressai_models import SMALL, test_image
 from tests.interop.zoo_server import ZooServer
 
 NAME = "bmshj2018-hyperprior"
@@ -39,7 +39,7 @@ def weights():
     """(bytes, sha256) of a small trained CompressAI ScaleHyperprior state_dict saved by torch.save."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("compressai")
-    from tests.interop.compressai_models import make_compressai_model
+    from benchmarks.peers.compressai_models import make_compressai_model
 
     net = make_compressai_model(NAME)
     buf = io.BytesIO()

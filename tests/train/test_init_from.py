@@ -40,8 +40,8 @@ def test_init_from_an_exported_model_starts_there(tmp_path):
 def test_init_from_pretrained_fine_tunes_served_weights(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     pytest.importorskip("compressai")
+    from benchmarks.peers.compressai_models import make_compressai_model
     from jlic.interop.compressai import import_compressai
-    from tests.interop.compressai_models import make_compressai_model
     from tests.interop.zoo_server import ZooServer
 
     net = make_compressai_model("bmshj2018-factorized")

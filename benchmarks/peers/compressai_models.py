@@ -1,4 +1,4 @@
-"""Helpers for the interop tests and benchmarks: a test image and small, briefly trained CompressAI models.
+"""Peers for the interop tests and benchmarks: a test image and small, briefly trained CompressAI models.
 
 CompressAI models are built in the test (pretrained weights cannot be downloaded here) with small N/M for
 speed. Fresh CompressAI parameters are degenerate for an import test (constant entropy-bottleneck matrices,
@@ -84,3 +84,18 @@ def make_compressai_model(name: str, seed: int = 0, steps: int = 3, relative_noi
         aux_opt.step()
     net.update(force=True)
     return net.eval()
+
+
+def compressai_eval(net, image: np.ndarray) -> tuple[int, np.ndarray]:
+    """CompressAI's eval_model inference: stream bytes and the 8-bit reconstruction."""
+    import torch
+    import torch.nn.functional as F
+    from compressai.ops import compute_padding
+
+    x = to_torch(image)
+    pad, unpad = compute_padding(x.shape[2], x.shape[3], min_div=64)
+    with torch.no_grad():
+        out = net.compress(F.pad(x, pad, mode="constant", value=0))
+        rec = F.pad(net.decompress(out["strings"], out["shape"])["x_hat"], unpad)
+    rec = (rec * 255).clamp(0, 255).round()[0].permute(1, 2, 0).numpy().astype(np.uint8)
+    return sum(len(s[0]) for s in out["strings"]), rec
