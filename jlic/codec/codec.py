@@ -191,16 +191,42 @@ class Codec:
         x = np.pad(x, ((pads[0], pads[1]), (pads[2], pads[3]), (0, 0)), mode=self.pad_mode)
         return x[None], pads
 
-    def compress_with_latents(self, image: np.ndarray) -> tuple[bytes, dict[str, np.ndarray]]:
-        """``compress`` plus the coded latents: symbols by latent name (``"y"``, ``"z"``) and ``"y_hat"``."""
+    def encode_image(self, ctx: Any, writer: StreamWriter, image: np.ndarray
+                     ) -> tuple[tuple[int, int, int, int], dict[str, np.ndarray]]:
+        """The single-image coding path, into ``writer``: pad to the stride, analysis, the latent codec's
+        encode. (The padding, the coded latents: symbols by latent name and ``"y_hat"``.) Whole images and
+        the tiles of :mod:`jlic.codec.tiles` are both coded by it."""
         x, pads = self.pad(image)
         y = np.asarray(self.fn("analysis")(self.params, x), np.float32)
+        y_hat, symbols = self.latent_codec.encode(ctx, writer, y, None)
+        return pads, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
+
+    def decode_image(self, ctx: Any, reader: StreamReader, h: int, w: int, pads: tuple[int, int, int, int],
+                     level: tuple = (), synthesize: bool = True
+                     ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """The single-image decoding path, from ``reader``: the latent codec's decode for an ``h`` x ``w``
+        image padded by ``pads``, then (``synthesize``) synthesis at the file's rate ``level``, crop, 8 bits.
+        (The HxWx3 uint8 image or None, its latents.) Checks on the container are the caller's, first."""
+        t, b, left, r = pads
+        x = jax.ShapeDtypeStruct((1, h + t + b, w + left + r, 3), jnp.float32)
+        y_shape = _shape_of(self.model.analysis, self.params, x)
+        y_hat, symbols = self.latent_codec.decode(ctx, reader, y_shape, None)
+        latents = {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
+        if not synthesize:
+            return None, latents
+        x_hat = np.asarray(self.fn("synthesis")(self.params, jnp.asarray(y_hat), *level))
+        # nan_to_num: a crafted stream can drive the synthesis to NaN before the check word refuses it
+        image = np.round(np.clip(np.nan_to_num(x_hat[0, t:t + h, left:left + w]), 0.0, 1.0) * 255.0)
+        return image.astype(np.uint8), latents
+
+    def compress_with_latents(self, image: np.ndarray) -> tuple[bytes, dict[str, np.ndarray]]:
+        """``compress`` plus the coded latents: symbols by latent name (``"y"``, ``"z"``) and ``"y_hat"``."""
         writer = StreamWriter(check=True)
-        y_hat, symbols = self.latent_codec.encode(self.context_for(self.mode), writer, y, None)
+        pads, latents = self.encode_image(self.context_for(self.mode), writer, image)
         h, w = np.shape(image)[:2]
         data = bitstream.pack(Container(self.model.name, self.config_hash, h, w, 3, 8, pads, [writer.finish()],
                                         mode=self.mode, extensions=rate_level.extensions(self.model)))
-        return data, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
+        return data, latents
 
     def compress(self, image: np.ndarray) -> bytes:
         """HxWx3 image (uint8, uint16 or float in [0, 1]) -> ``.jlic`` bytes; big images are coded in tiles
@@ -215,10 +241,11 @@ class Codec:
         c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
         if tiles.EXTENSION in c.extensions:
             raise BitstreamError("tiled file: its latents are decoded tile by tile (jlic.codec.tiles)")
-        return c, self._decode_latents(c)
+        return c, self._decode(c, synthesize=False)[1]
 
-    def _decode_latents(self, c: Container) -> dict[str, np.ndarray]:
-        """The latents of a parsed, untiled container, after the checks against the model."""
+    def _decode(self, c: Container, synthesize: bool = True) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        """Image (``synthesize``) and latents of a parsed, untiled container, after the checks against the
+        model; the stream's check word is verified last."""
         t, b, left, r = c.padding
         stride = self.model.stride
         hp, wp = c.height + t + b, c.width + left + r
@@ -228,24 +255,19 @@ class Codec:
         level = rate_level.read(self.model, c)  # a variable-rate model's file must carry a valid level
         if len(c.streams) != 1:
             raise BitstreamError(f"expected 1 entropy-coded stream for {self.model.name}, got {len(c.streams)}")
-        y_shape = _shape_of(self.model.analysis, self.params, jax.ShapeDtypeStruct((1, hp, wp, 3), jnp.float32))
         reader = StreamReader(c.streams[0], check=True)
         ctx = rate_level.decoding_context(self.context_for(c.mode), level)
-        y_hat, symbols = self.latent_codec.decode(ctx, reader, y_shape, None)
+        image, latents = self.decode_image(ctx, reader, c.height, c.width, c.padding,
+                                           rate_level.synthesis_args(self.model, c), synthesize)
         reader.finish()
-        return {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
+        return image, latents
 
     def decompress(self, data: bytes) -> np.ndarray:
         """``.jlic`` bytes -> HxWx3 uint8 image."""
         c = bitstream.unpack(data, expected_name=self.model.name, expected_hash=self.config_hash)
         if tiles.EXTENSION in c.extensions:
             return tiles.decompress(self, c)
-        latents = self._decode_latents(c)
-        level = rate_level.synthesis_args(self.model, c)  # the file's level (variable-rate models)
-        x_hat = np.asarray(self.fn("synthesis")(self.params, jnp.asarray(latents["y_hat"]), *level))
-        t, left = c.padding[0], c.padding[2]
-        x_hat = x_hat[0, t:t + c.height, left:left + c.width]
-        return np.round(np.clip(x_hat, 0.0, 1.0) * 255.0).astype(np.uint8)
+        return self._decode(c)[0]
 
 
 def compress(model: Any, params: Any, image: np.ndarray, tables: ModelTables | None = None) -> bytes:

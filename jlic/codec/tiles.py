@@ -1,5 +1,8 @@
 """Tiled coding of big images: independent tiles in one stream, the grid in the header extension ``"tiles"``.
 
+A loop around the codec's single-image path (:meth:`jlic.codec.codec.Codec.encode_image` /
+:meth:`~jlic.codec.codec.Codec.decode_image`) over the tiles of a grid; nothing of that path is repeated here.
+
 An image of more than :data:`DEFAULT_TILE_ABOVE` pixels (``$JLIC_TILE_ABOVE``) is cut into a grid of tiles
 of about :data:`DEFAULT_TILE` pixels a side (``$JLIC_TILE``, ``python -m jlic compress --tile``; ``0``:
 never tile). Each tile is coded exactly as an image of its own (padded to the model's stride by the codec's
@@ -33,8 +36,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jlic.codec import limits, rate_level
@@ -131,12 +132,8 @@ def compress(codec: Any, image: np.ndarray, grid: Grid) -> tuple[bytes, list[dic
         raise ValueError(f"grid of a {grid.h}x{grid.w} image, got {np.shape(image)[:2]}")
     writer = StreamWriter(check=True)
     ctx = codec.context_for(codec.mode)
-    latents = []
-    for t, left, th, tw in grid.boxes():
-        x, _ = codec.pad(image[t:t + th, left:left + tw])
-        y = np.asarray(codec.fn("analysis")(codec.params, x), np.float32)
-        y_hat, symbols = codec.latent_codec.encode(ctx, writer, y, None)
-        latents.append({**symbols, "y_hat": np.asarray(y_hat, np.float32)})
+    latents = [codec.encode_image(ctx, writer, image[t:t + th, left:left + tw])[1]
+               for t, left, th, tw in grid.boxes()]
     c = Container(codec.model.name, codec.config_hash, grid.h, grid.w, 3, 8, (0, 0, 0, 0), [writer.finish()],
                   mode=codec.mode,
                   extensions={EXTENSION: grid.to_bytes(), **rate_level.extensions(codec.model)})
@@ -159,15 +156,8 @@ def decode_tiles(codec: Any, c: Container) -> Iterator[tuple[int, int, np.ndarra
     reader = StreamReader(c.streams[0], check=True)
     ctx = rate_level.decoding_context(codec.context_for(c.mode), level[0] if level else None)
     for t, left, th, tw in grid.boxes():
-        pt, pb, pl, pr = codec.pads(th, tw)
-        x = jax.ShapeDtypeStruct((1, th + pt + pb, tw + pl + pr, 3), jnp.float32)
-        y_shape = tuple(jax.eval_shape(codec.model.analysis, codec.params, x).shape)
-        y_hat, symbols = codec.latent_codec.decode(ctx, reader, y_shape, None)
-        x_hat = np.asarray(codec.fn("synthesis")(codec.params, jnp.asarray(y_hat), *level))
-        x_hat = x_hat[0, pt:pt + th, pl:pl + tw]
-        # nan_to_num: a crafted stream can drive the synthesis to NaN before the check word refuses it
-        tile = np.round(np.clip(np.nan_to_num(x_hat), 0.0, 1.0) * 255.0).astype(np.uint8)
-        yield t, left, tile, {**symbols, "y_hat": np.asarray(y_hat, np.float32)}
+        tile, latents = codec.decode_image(ctx, reader, th, tw, codec.pads(th, tw), level)
+        yield t, left, tile, latents
     reader.finish()
 
 
