@@ -43,14 +43,15 @@ class ModelTables:
     """Integer tables of a model's entropy models (computed once per params, storable).
 
     Attributes:
-      factorized: one row per channel of the factorized (``entropy_bottleneck``) latent.
-      medians: float32 ``(C,)`` quantization offsets of that latent.
+      factorized: one row per channel of the factorized (``entropy_bottleneck``) latent (None for models
+        without one, e.g. HPCM, whose hyper-latent has a learned parametric prior).
+      medians: float32 ``(C,)`` quantization offsets of that latent (None without one).
       gaussian: one row per entry of ``scale_table`` (None for models without a Gaussian conditional).
       scale_table: float32 scales of the Gaussian rows.
     """
 
-    factorized: CdfTables
-    medians: np.ndarray
+    factorized: CdfTables | None
+    medians: np.ndarray | None
     gaussian: CdfTables | None = None
     scale_table: np.ndarray | None = None
 
@@ -67,10 +68,10 @@ class ModelTables:
         return h.hexdigest()
 
     def to_bytes(self) -> bytes:
-        arrays = {
-            "medians": self.medians,
-            "factorized": np.frombuffer(cdf_lib.to_bytes(self.factorized), np.uint8),
-        }
+        arrays = {}
+        if self.factorized is not None:
+            arrays["medians"] = self.medians
+            arrays["factorized"] = np.frombuffer(cdf_lib.to_bytes(self.factorized), np.uint8)
         if self.gaussian is not None:
             arrays["gaussian"] = np.frombuffer(cdf_lib.to_bytes(self.gaussian), np.uint8)
             arrays["scale_table"] = self.scale_table
@@ -83,8 +84,8 @@ class ModelTables:
         with np.load(io.BytesIO(data), allow_pickle=False) as f:
             g = cdf_lib.from_bytes(f["gaussian"].tobytes()) if "gaussian" in f else None
             return cls(
-                factorized=cdf_lib.from_bytes(f["factorized"].tobytes()),
-                medians=f["medians"].astype(np.float32),
+                factorized=cdf_lib.from_bytes(f["factorized"].tobytes()) if "factorized" in f else None,
+                medians=f["medians"].astype(np.float32) if "medians" in f else None,
                 gaussian=g,
                 scale_table=f["scale_table"].astype(np.float32) if "scale_table" in f else None,
             )
@@ -93,16 +94,20 @@ class ModelTables:
 def build_model_tables(model: Any, params: Any, precision: int = 16) -> ModelTables:
     """Quantized CDF tables for ``model`` with ``params`` (the expensive part; do it once).
 
-    The factorized tables come from the ``entropy_bottleneck`` parameters; the Gaussian scale-table rows
-    are built if the model's latent codec uses a conditional (Gaussian or mixture) leaf.
+    The factorized tables come from the ``entropy_bottleneck`` parameters (if the model's latent codec has
+    an entropy bottleneck); the Gaussian scale-table rows are built if it uses a conditional (Gaussian or
+    mixture) leaf. Leaves with tables of their own (the generalized Gaussian) build them from constants.
     """
-    eb = params["entropy_bottleneck"]
-    pmf, offset, length = factorized.pmf_table(eb)
-    tables = ModelTables(
-        factorized=cdf_lib.from_pmf(pmf, offset, length, precision),
-        medians=np.asarray(factorized.medians(eb), np.float32),
-    )
-    if "gaussian" in model.latent_codec(params).tables():
+    used = model.latent_codec(params).tables()
+    tables = ModelTables(factorized=None, medians=None)
+    if "factorized" in used:
+        eb = params["entropy_bottleneck"]
+        pmf, offset, length = factorized.pmf_table(eb)
+        tables = ModelTables(
+            factorized=cdf_lib.from_pmf(pmf, offset, length, precision),
+            medians=np.asarray(factorized.medians(eb), np.float32),
+        )
+    if "gaussian" in used:
         pmf, offset, length = gaussian.pmf_table(gaussian.SCALE_TABLE)
         tables = ModelTables(
             tables.factorized,
@@ -152,7 +157,9 @@ class Codec:
         self.model = model
         self.params = params
         self.tables = build_model_tables(model, params) if tables is None else tables
-        self.coders = {"factorized": Coder(self.tables.factorized)}
+        self.coders = {}
+        if self.tables.factorized is not None:
+            self.coders["factorized"] = Coder(self.tables.factorized)
         if self.tables.gaussian is not None:
             self.coders["gaussian"] = Coder(self.tables.gaussian)
         self.context = model.coding_context(params, self.tables, self.coders, jit=jit, batch=batch)

@@ -75,7 +75,8 @@ def _estimator(codec: Any) -> Any:
     from jlic.codec import conventions
 
     model = codec.model
-    floor_bits = float(codec.tables.factorized.precision)
+    some = codec.tables.factorized or codec.tables.gaussian
+    floor_bits = float(some.precision if some is not None else 16)  # the coders' 16-bit tables
     padding = conventions.CONVENTIONS[conventions.of(codec)]
 
     @jax.jit

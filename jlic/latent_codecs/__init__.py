@@ -19,12 +19,15 @@ from jlic.latent_codecs.channel_groups import ChannelGroups
 from jlic.latent_codecs.checkerboard import Checkerboard, anchor_mask
 from jlic.latent_codecs.entropy_bottleneck import EntropyBottleneck
 from jlic.latent_codecs.gaussian_conditional import GaussianConditional
+from jlic.latent_codecs.ggm_conditional import GGMConditional, LearnedPrior
 from jlic.latent_codecs.hyperprior import Hyperprior
 from jlic.latent_codecs.mixture_conditional import GaussianMixtureConditional, MixtureTables
 from jlic.latent_codecs.rasterscan import RasterScan, wavefronts
+from jlic.latent_codecs.schedule import Layout, Schedule, hpcm_layout
 
 __all__ = [
-    "ChannelGroups", "Checkerboard", "CodingContext", "ConditionalLeaf", "EntropyBottleneck",
-    "GaussianConditional", "GaussianMixtureConditional", "Hyperprior", "LatentCodec", "LatentOut",
-    "MixtureTables", "RasterScan", "anchor_mask", "quantize_pair", "wavefronts",
+    "ChannelGroups", "Checkerboard", "CodingContext", "ConditionalLeaf", "EntropyBottleneck", "GGMConditional",
+    "GaussianConditional", "GaussianMixtureConditional", "Hyperprior", "LatentCodec", "LatentOut", "Layout",
+    "LearnedPrior", "MixtureTables", "RasterScan", "Schedule", "anchor_mask", "hpcm_layout", "quantize_pair",
+    "wavefronts",
 ]

@@ -11,6 +11,7 @@ from jlic.models import (
            cheng2020,  # noqa: E402,F401
            elic2022,  # noqa: E402,F401
            entroformer,  # noqa: E402,F401
+           hpcm,  # noqa: E402,F401
            kamisli2024,  # noqa: E402,F401
            mbt2018,  # noqa: E402,F401
            mlicpp,  # noqa: E402,F401
