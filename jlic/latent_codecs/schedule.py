@@ -160,6 +160,13 @@ def pick_planes(params: Array, idx: np.ndarray, channels: int) -> Array:
     return jnp.moveaxis(picked.reshape(b, pc // channels, *idx.shape), 1, 3).reshape(b, *idx.shape[:2], -1)
 
 
+def lift(layout: Layout, level: int, x: Array) -> Array:
+    """``x`` on level ``level - 1``'s grid (B, h, w, C) placed on level ``level``'s grid, zero elsewhere."""
+    b, C = x.shape[0], x.shape[-1]
+    h, w = layout.levels[level].shape[:2]
+    return put(jnp.zeros((b, h, w, C), x.dtype), layout.lift(level), x)
+
+
 def put(x: Array, idx: np.ndarray, values: Array) -> Array:
     """``x`` (B, ...) with ``values`` (B, *idx.shape) put at the flat indices ``idx`` of each example."""
     b = x.shape[0]

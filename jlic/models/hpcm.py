@@ -41,7 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jlic.latent_codecs import GGMConditional, Hyperprior, LearnedPrior, Schedule
-from jlic.latent_codecs.schedule import Layout, gather, hpcm_layout
+from jlic.latent_codecs.schedule import Layout, gather, hpcm_layout, lift
 from jlic.layers.linear_attention import DepthwiseConv
 from jlic.models.base import LatentCodecModel
 from jlic.models.registry import register
@@ -342,18 +342,11 @@ class HPCM(LatentCodecModel):
             hyper = jnp.concatenate([gather(scales, layout.levels[0]), gather(means, layout.levels[0])], -1)
             return hyper, hyper
         if LEVEL_OF_STEP[k - 1] != level:  # lift the context to the new level, add the hyper parameters there
-            state = jnp.concatenate([self._lift(layout, level, s) for s in jnp.split(state, 2, axis=-1)], -1)
+            state = jnp.concatenate([lift(layout, level, s) for s in jnp.split(state, 2, axis=-1)], -1)
             state = self.context_net[str(level)](state + self._hyper(layout, level, scales, means))
         prior = self.prior_full if level == 2 else self.prior_coarse
         params = prior(self.adaptor[str(k)](jnp.concatenate([state, y_hat], -1)), self.quant_step[k - 1])
         return params, self.attention[str(level)](params, state)
-
-    @staticmethod
-    def _lift(layout: Layout, level: int, x: Array) -> Array:
-        b, C = x.shape[0], x.shape[-1]
-        h, w = layout.levels[level].shape[:2]
-        flat = jnp.zeros((b, h * w * C), x.dtype).at[:, layout.lift(level).reshape(-1)].set(x.reshape(b, -1))
-        return flat.reshape(b, h, w, C)
 
     @staticmethod
     def _hyper(layout: Layout, level: int, scales: Array, means: Array) -> Array:

@@ -17,6 +17,7 @@ import numpy as np
 
 from jlic import latent_codecs as lc
 from jlic.entropy import factorized
+from jlic.latent_codecs.schedule import gather, lift
 from jlic.ops.masked import MaskedConv
 
 C = 8  # latent channels
@@ -34,6 +35,8 @@ COMPOSITIONS = {
     "channel-slices-lrp": "minnen2020-channelwise",
     "elic-even": "elic2022 (groups of checkerboards, channel context from all previous groups)",
     "elic-odd": "elic2022 with MLIC++'s anchor parity",
+    "schedule-ggm": "hpcm-base, hpcm-large (HPCM's 11-step schedule of generalized-Gaussian leaves with a "
+                    "carried context, z with a learned prior)",
 }
 
 
@@ -77,6 +80,9 @@ class Harness(nn.Module):
 
     def setup(self):
         k = self.kind
+        if k == "schedule-ggm":
+            self.setup_schedule()
+            return
         if k == "factorized":
             self.entropy_bottleneck = self.param("entropy_bottleneck", lambda key: factorized.init(key, C))
             self.latent_codec = lc.EntropyBottleneck(self.entropy_bottleneck)
@@ -129,6 +135,32 @@ class Harness(nn.Module):
         else:
             raise ValueError(k)
         self.latent_codec = lc.Hyperprior(y=y, z=lc.EntropyBottleneck(self.entropy_bottleneck),
+                                          h_a=self.h_a, h_s=self.h_s)
+
+    def setup_schedule(self):
+        """HPCM's layout; each step's (scales, means) from the context carried from the previous step (lifted
+        to a new level plus the hyper parameters there) and the level decoded so far."""
+        self.h_a = nn.Conv(Z, (3, 3), (2, 2), padding="SAME", kernel_init=nn.initializers.normal(0.05))
+        self.h_s = HyperS(2 * C, (0, C))
+        self.step_nets = [Head(2 * C, (0, C), 3) for _ in range(11)]
+        self.z_prior = self.param("z_prior", lambda key: jnp.concatenate([jnp.full(Z, 2.0), jnp.zeros(Z)]))
+
+        def step_params(k, layout, y_hat, state, side):
+            level = layout.steps[k][0]
+            hyper = jnp.concatenate([gather(a, layout.levels[level])
+                                     for a in jnp.split(side, 2, axis=-1)], -1)
+            if state is None:
+                ctx = hyper
+            elif layout.steps[k - 1][0] != level:
+                ctx = jnp.concatenate([lift(layout, level, a) for a in jnp.split(state, 2, -1)], -1)
+                ctx = 0.5 * ctx + hyper
+            else:
+                ctx = state
+            params = self.step_nets[k](0.1 * jnp.concatenate([ctx, y_hat], -1))  # scales stay near 3
+            return params, params
+
+        y = lc.Schedule(codecs=tuple(lc.GGMConditional() for _ in range(11)), step_params=step_params)
+        self.latent_codec = lc.Hyperprior(y=y, z=lc.LearnedPrior(lc.GGMConditional(), self.z_prior),
                                           h_a=self.h_a, h_s=self.h_s)
 
     def __call__(self, y):

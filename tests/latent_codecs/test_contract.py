@@ -26,7 +26,7 @@ def case(request):
     harness, params = compositions.init(request.param)
     model = CompressionModel(name=f"test-{request.param}", kwargs={}, module=harness, stride=1)
     tables = build_model_tables(model, params)
-    coders = {"factorized": Coder(tables.factorized)}
+    coders = {} if tables.factorized is None else {"factorized": Coder(tables.factorized)}
     if tables.gaussian is not None:
         coders["gaussian"] = Coder(tables.gaussian)
     y = compositions.latent()
