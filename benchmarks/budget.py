@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.configs import elic2022_cpu, entroformer_cpu, mlicpp_cpu
+from experiments.configs import elic2022_cpu, entroformer_cpu, hpcm_cpu, mlicpp_cpu
 
 SIZES: dict[str, dict[str, Any]] = {
     "mbt2018-mean": {"N": 32, "M": 40},
@@ -50,6 +50,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "mlicpp": mlicpp_cpu.CPU_MODEL,
     # entroformer_cpu.py's blocks at the others' N and M (its own config is narrower), top-k 16
     "entroformer": {**entroformer_cpu.MODEL_KWARGS, "N": 32, "M": 40, "dim": 40, "topk": 16},
+    "hpcm-base": hpcm_cpu.CPU_MODEL,  # its images are padded to multiples of 256 (the 1/4 level's windows)
 }
 
 

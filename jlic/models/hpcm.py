@@ -243,7 +243,9 @@ class SpatialPrior(nn.Module):
 
 class CrossAttention(nn.Module):
     """Windowed cross-attention cell: queries (1x1) from ``x``, keys and values (1x1) from the carried
-    context ``h``, ``heads`` heads in ``window`` x ``window`` windows; plus a 1x1 of ``x``."""
+    context ``h``, ``heads`` heads in ``window`` x ``window`` windows; plus a 1x1 of ``x``. A grid whose sides
+    are not multiples of ``window`` (inputs smaller than 256 px, e.g. a quick ``init``) gets windows of
+    ``gcd(window, H, W)``; the official code accepts only multiples."""
 
     window: int
     heads: int
@@ -251,7 +253,7 @@ class CrossAttention(nn.Module):
     @nn.compact
     def __call__(self, x: Array, h: Array) -> Array:
         b, H, W, c = x.shape
-        ws, nh = self.window, self.heads
+        ws, nh = math.gcd(self.window, H, W), self.heads  # the window (at HPCM's sizes, a multiple of 256)
         q, k, v = Conv(c, 1, 1, name="q")(x), Conv(c, 1, 1, name="k")(h), Conv(c, 1, 1, name="v")(h)
 
         def windows(t):  # (b, H, W, c) -> (b, nW, heads, ws*ws, c/heads)
