@@ -120,9 +120,10 @@ def _child(spec: str, parts: list[str], steps: int) -> dict[str, Any]:
         t = time.perf_counter()
         lowered = progs.step.lower(*args)
         rec["lower_s"] = round(time.perf_counter() - t, 2)
-        t = time.perf_counter()
+        t, c0 = time.perf_counter(), time.process_time()
         compiled = lowered.compile()
         rec["compile_s"] = round(time.perf_counter() - t, 2)
+        rec["compile_cpu_s"] = round(time.process_time() - c0, 2)  # this process's CPU: less load-dependent
         rec["hlo_instructions"] = _hlo_instructions(compiled.as_text())
         print(json.dumps(rec), flush=True)
         times = []

@@ -39,6 +39,8 @@ PUBLISHED_PARAMS = {
     "elic2022": "36.93 M (HPCM table), 41.9 M (DCAE table); CompressAI impl. ~32.1 M computed",
     "mlicpp": "83.5 M after the 2024 LRP fix (official README); 116.7 M old version (HPCM/DCAE tables)",
     "entroformer": None, "mbt2018-mean": None, "cheng2020-anchor": None,
+    "hpcm-base": "68,505,299 (the official code's modules, counted on CPU)",
+    "hpcm-large": "89,718,803 (the official code's modules, counted on CPU)",
 }
 PUBLISHED_MACS = None  # no MAC/pixel figure is in the sourced facts for any of these models
 

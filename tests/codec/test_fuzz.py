@@ -73,13 +73,15 @@ def _cases(c: codec.Codec, random_cases: int, seed: int, new_shapes: bool):
     rng = np.random.default_rng(seed)
     data = c.compress(_image())
     np.testing.assert_array_equal(c.decompress(data), c.decompress(data))
-    c.tile, c.tile_above = 64, 0  # 2 x 2 tiles padded to the untiled image's shape (48x64 or 64x64): no compile
+    # 2 x 2 tiles padded to the untiled image's shape (48x64 or 64x64; HPCM's stride 256: 256x256): no compile
+    side = max(64, c.model.stride)
+    c.tile, c.tile_above = side, 0
     try:
-        tiled = c.compress(_image(96, 128))
+        tiled = c.compress(_image(side + 32, 2 * side))
     finally:
         c.tile = c.tile_above = None
     assert "tiles" in bitstream.unpack(tiled).extensions
-    assert c.decompress(tiled).shape == (96, 128, 3)  # compiles the tiled decode outside the timed cases
+    assert c.decompress(tiled).shape == (side + 32, 2 * side, 3)  # compiles the tiled decode outside the cases
     others = [n for n in models.names() if n != c.model.name]
     for label, blob in crafted(data, rng, others, random_cases, new_shapes):
         yield label, blob, data
