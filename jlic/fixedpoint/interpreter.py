@@ -155,7 +155,10 @@ def _linear(eqn: Any, invals: list, const: list[bool], opts: Options) -> np.ndar
             raise DeterminismError(f"{name} of two data operands: accumulator bound {bound:.3g} >= 2**53")
     opts.max_accumulator = max(opts.max_accumulator, bound)
     if opts.shuffle is not None:
-        if name == "conv_general_dilated":  # permute the input features: another summation order
+        grouped = name == "conv_general_dilated" and eqn.params.get("feature_group_count", 1) > 1
+        if grouped:  # a depthwise / grouped conv: its features are not summed together, nothing to permute
+            pass
+        elif name == "conv_general_dilated":  # permute the input features: another summation order
             perm = opts.shuffle.permutation(lhs.shape[lhs_f])
             ops[0], ops[1] = np.take(ops[0], perm, lhs_f), np.take(ops[1], perm, rhs_f)
         elif red[0]:
