@@ -8,7 +8,12 @@ not a model that compresses well:
 
     python -m experiments.sweep --config experiments/configs/hpcm_cpu.py --workdir runs/hpcm-cpu
 
-Measured: see /work/notes/s8-hpcm.md until figures are recorded here.
+Compile cost (2026-12-07, 2-core AMD EPYC, machine shared with other helpers' compiles; `python -m
+benchmarks.compile --configs hpcm_cpu --parts step`, records in benchmarks/results/compile-2026-12-07.jsonl):
+the train step has 73,468 optimised HLO instructions (MLIC++-CPU: 226k); its compile took 367 s wall at load
+22-27 and, in a second run, 1082 s wall at load 27-48 for 77.3 CPU-seconds of the compiling process (the
+process-time figure the load inflates least). No idle-machine wall figure yet, so the < 60 s goal is not
+shown. Steps: 5.3 s / 10.7 s (the two runs' loads) at batch 2, 256². No RD figures yet.
 """
 
 from __future__ import annotations
