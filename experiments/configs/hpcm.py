@@ -1,7 +1,7 @@
 """hpcm-base (Li et al. 2025, HPCM, ICCV 2025, arXiv 2507.19125): the official HPCM-Base (N=256, M=320,
 transforms of partial-conv residual blocks, the hierarchical schedule of 11 sub-latent steps with progressive
 context fusion, generalized-Gaussian entropy model; 68.5 M parameters), MSE, 6 λ. `hpcm-large` (89.7 M):
-``--config.model=hpcm-large``.
+`experiments/configs/hpcm_large.py`.
 
 Official recipe (lyq133/LIC-HPCM ``train.py`` and README; ../shared/reference/sota-facts.md §4):
 - λ (MSE, λ·255²·MSE + bpp): 0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483 (MS-SSIM: 2.4 ... 60.5);
