@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-record", action="store_true")
     a = p.parse_args(argv)
     record: dict[str, Any] = {"cpu": cpu_name(), "note": "shared 2-core machine, loaded by other jobs; "
-                              "timings with random-init weights", "models": {}}
+                              "timings with random-init weights", "load_before": list(os.getloadavg()),
+                              "models": {}}
     names = [] if a.scaling_only else [n for n in a.models.split(",") if n]
     for name in names:
         if name not in registry.names():
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         scaling["ratio_1024_over_512"] = scaling[1024] / scaling[512]
         print(f"ratio {scaling['ratio_1024_over_512']:.2f} (4 = linear in pixels, 16 = quadratic)")
         record["mlicpp_decode_scaling_s"] = scaling
+    record["load_after"] = list(os.getloadavg())
     if not a.no_record:
         print("record:", append_record("sota", record))
     return 0
