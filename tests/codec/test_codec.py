@@ -135,3 +135,14 @@ def test_other_checkpoint_of_the_same_config_is_rejected(setup):
     other = codec.Codec(model, {**params, "entropy_bottleneck": eb})
     with pytest.raises(BitstreamError, match="checkpoint"):
         other.decompress(data)
+
+
+def test_tables_of_a_model_without_an_entropy_bottleneck_round_trip():
+    """HPCM's tree has no factorized latent (its z has a learned generalized-Gaussian prior): no factorized
+    tables, and they still serialize, load and digest."""
+    from jlic.codec.codec import ModelTables
+
+    empty = ModelTables(factorized=None, medians=None)
+    back = ModelTables.from_bytes(empty.to_bytes())
+    assert back.factorized is None and back.medians is None and back.gaussian is None
+    assert back.digest() == empty.digest()
