@@ -87,9 +87,9 @@ def loss_terms(params: dict[str, Any], x: Array, config: coolchic.CoolChicConfig
     """`(mse, latent bits)` of the codec on image `x` (H, W, 3) in [0, 1]."""
     h, w = x.shape[:2]
     latents = quantized_latents(params, config, mode, key, temperature, noise)
-    x_hat = coolchic.decode_image(params, latents, h, w, config)
+    x_hat = coolchic.decode_image_train(params, latents, h, w, config)
     mse = jnp.mean((x_hat - x) ** 2)
-    return mse, coolchic.rate_bits(params["arm"], latents, config)
+    return mse, coolchic.rate_bits_train(params["arm"], latents, config)
 
 
 @functools.lru_cache(maxsize=16)
