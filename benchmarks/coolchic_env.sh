@@ -17,6 +17,5 @@ python3 -m venv "$VENV"
 # CPU torch: a "+cpu" wheel where one is at hand (pip's find-links), else PyPI's torch
 "$VENV/bin/pip" install --quiet "torch>=2.11,<3" --prefer-binary \
   $(ls /opt/wheels/torch-*+cpu-*.whl 2>/dev/null | head -1) || "$VENV/bin/pip" install --quiet "torch>=2.11"
-"$VENV/bin/pip" install --quiet --no-deps torchvision 2>/dev/null || true
 "$VENV/bin/pip" install --quiet einops fvcore ConfigArgParse scipy "constriction==0.4.2" pillow numpy
 echo "Cool-chic $TAG in $SRC, venv $VENV: $("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)')"

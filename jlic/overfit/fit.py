@@ -30,6 +30,10 @@ from jlic.quantize import round_ste
 Array = jax.Array
 
 
+class FitDivergedError(ValueError):
+    """The fit's loss became NaN or infinite (nothing is written for it)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
     """Optimization settings of one fit."""
@@ -171,6 +175,11 @@ def fit_image(image: np.ndarray, lmbda: float, config: coolchic.CoolChicConfig |
             bar.update(i + 1 - bar.n)
         if i % 100 == 0 or i == fit.iterations - 1:
             m = jax.device_get(metrics)
+            if not np.isfinite(m["loss"]):  # checked where the loss is read anyway: no extra host sync
+                if bar is not None:
+                    bar.close()
+                raise FitDivergedError(f"the fit diverged (loss {float(m['loss'])} at iteration {i}); "
+                                       "try a lower learning rate or λ")
             history.append({"it": i, "bpp": float(m["bpp"]), "psnr": psnr(m["mse"]), "loss": float(m["loss"])})
     jax.block_until_ready(params)
     if bar is not None:
