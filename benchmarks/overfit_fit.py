@@ -81,6 +81,35 @@ def time_fit_step(image: np.ndarray, preset: str, iterations: int, reference: bo
             "final_loss": float(m["loss"])}
 
 
+def rd_check(image: np.ndarray, size: int, iterations: int, lmbda: float = 0.0067) -> list[dict[str, Any]]:
+    """Fit + quantize + encode + decode a centre crop with the training form and with the reference form
+    (same seed, same schedule): real bytes and PSNR of each, to show the form leaves RD unchanged."""
+    from jlic.overfit import sweep
+
+    crop = sweep.center_crop(image, size)
+    out = []
+    for ref in (False, True):
+        orig = (coolchic.decode_image_train, coolchic.rate_bits_train)
+        if ref:
+            coolchic.decode_image_train, coolchic.rate_bits_train = coolchic.decode_image, coolchic.rate_bits
+        fit.make_step.cache_clear()
+        try:
+            data, rec = sweep.code_image(crop, lmbda, "coolchic", coolchic.get_config("coolchic"),
+                                         fit.FitConfig(iterations=iterations))
+        finally:
+            coolchic.decode_image_train, coolchic.rate_bits_train = orig
+            fit.make_step.cache_clear()
+        m = sweep.measure_decode(data, crop)
+        out.append({"form": "reference" if ref else "training", "size": list(crop.shape[:2]),
+                    "iterations": iterations, "lambda": lmbda, "bytes": len(data), "bpp": rec["bpp"],
+                    "psnr": m.get("psnr-rgb"), "ms_ssim": m.get("ms-ssim-rgb"),
+                    "fit_seconds": rec["fit_seconds"],
+                    "encoding_cpu_seconds": rec["encoding_cpu_seconds"]})
+        print(f"rd check {out[-1]['form']:9s}: {crop.shape[1]}x{crop.shape[0]} crop, {iterations} iterations: "
+              f"{len(data)} bytes, {rec['bpp']:.4f} bpp, {m.get('psnr-rgb', float('nan')):.3f} dB")
+    return out
+
+
 def coolchic_peer(venv: str, src: str, image: str, iterations: int, cfg: str, lmbda: float) -> dict[str, Any]:
     """Run `benchmarks/coolchic_peer.py` in Cool-chic's venv; its JSON line."""
     work = Path("runs/coolchic_peer")
@@ -111,13 +140,16 @@ def main(argv: list[str] | None = None) -> int:
                    metavar=("VENV", "SRC"), help="also run Cool-chic 5 (coolchic_env.sh)")
     p.add_argument("--coolchic-iterations", type=int, default=20)
     p.add_argument("--coolchic-cfg", default="cfg/dec/intra/mop.cfg")
+    p.add_argument("--rd-check", nargs=2, type=int, metavar=("SIZE", "ITERATIONS"),
+                   help="also fit a SIZE² centre crop for ITERATIONS with both forms: bytes and PSNR")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args(argv)
     image = np.asarray(read_image(args.image))
     h, w = image.shape[:2]
     load0 = os.getloadavg()
-    rows = []
-    for preset in args.presets.split(","):
+    rows: list[dict[str, Any]] = []
+    rd = rd_check(image, *args.rd_check) if args.rd_check else None
+    for preset in (args.presets.split(",") if args.presets else []):
         macs = coolchic.macs_per_pixel(coolchic.get_config(preset), h, w)["total"]
         flop = 3 * 2 * macs * h * w
         bound = flop / (args.gflops_per_core * 1e9)
@@ -147,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             "cores": os.cpu_count(), "load_avg_before": load0, "load_avg_after": os.getloadavg(),
             "gflops_per_core": args.gflops_per_core, "command": "python -m benchmarks.overfit_fit " + " ".join(
                 sys.argv[1:] if argv is None else argv), "note": "machine shared with other jobs (load above)",
-            "jlic": rows, "coolchic": peer})
+            "jlic": rows, "coolchic": peer, "rd_check": rd})
         print(f"record: {path}")
     return 0
 
