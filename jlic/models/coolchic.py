@@ -335,7 +335,7 @@ def decode_image(nets: Params, latents: Sequence[Array], height: int, width: int
 # ---------------------------------------------------------- training form of the same decoder (fast gradients)
 # XLA:CPU differentiates shifted slices into one full-size pad per slice (then adds them), edge padding into
 # full-size pads of its edge rows, and input-dilated convolutions into slow convolutions: on a full Kodak image
-# those transposes, not the arithmetic, were most of a fit step (profile in benchmarks/overfit_fit.py). The
+# those transposes, not the arithmetic, were most of a fit step (jax.profiler trace, kodim01, 2026-12-07). The
 # functions below give them hand-written transposes (one fused loop each) and compute every layer channels
 # first; `decode_image_train` and `rate_bits_train` equal `decode_image` and `rate_bits` to float32 rounding.
 
@@ -453,7 +453,7 @@ def rate_bits_train(arm: Params, latents: Sequence[Array], config: CoolChicConfi
 # The decoder's networks are so narrow (1-16 channels) that XLA:CPU's conv / dot kernels spend their time on
 # overhead; written as sums of shifted, scaled planes, each layer is one fused elementwise loop: upsampling
 # 110 -> 10 ms and synthesis 90 -> 25 ms CPU on a 768x512 image (loaded 2-core EPYC). Their gradients compile
-# and run far slower, so fitting keeps `decode_image`; the two agree to float32 rounding (tested).
+# and run far slower, so fitting uses `decode_image_train`; all three agree to float32 rounding (tested).
 
 def _upsample_axis_planes(x: Array, taps: Array, axis: int, size: int) -> Array:
     """`_upsample_axis` as its two polyphase 4-tap filters over shifted slices, interleaved."""
