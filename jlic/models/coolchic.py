@@ -21,6 +21,7 @@ coding tables' indexes come from it, never from float arithmetic.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -331,11 +332,128 @@ def decode_image(nets: Params, latents: Sequence[Array], height: int, width: int
     return jnp.moveaxis(x[:, :height, :width], 0, -1)
 
 
+# ---------------------------------------------------------- training form of the same decoder (fast gradients)
+# XLA:CPU differentiates shifted slices into one full-size pad per slice (then adds them), edge padding into
+# full-size pads of its edge rows, and input-dilated convolutions into slow convolutions: on a full Kodak image
+# those transposes, not the arithmetic, were most of a fit step (jax.profiler trace, kodim01, 2026-12-07). The
+# functions below give them hand-written transposes (one fused loop each) and compute every layer channels
+# first; `decode_image_train` and `rate_bits_train` equal `decode_image` and `rate_bits` to float32 rounding.
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def windows(xp: Array, starts: tuple[tuple[int, int], ...], h: int, w: int) -> Array:
+    """`(K, ..., h, w)`: the windows `xp[..., a:a+h, b:b+w]` for each start `(a, b)` in `starts`."""
+    return jnp.stack([xp[..., a: a + h, b: b + w] for a, b in starts])
+
+
+def _windows_fwd(xp: Array, starts: tuple[tuple[int, int], ...], h: int, w: int) -> tuple[Array, tuple]:
+    return windows(xp, starts, h, w), xp.shape
+
+
+def _windows_bwd(starts: tuple[tuple[int, int], ...], h: int, w: int, shape: tuple, d: Array) -> tuple[Array]:
+    """`dxp[u, v] = sum_k d[k, u - a_k, v - b_k]`: slices of one zero-padded cotangent, summed in one loop."""
+    hp, wp = shape[-2:]
+    big_a, big_b = max(a for a, _ in starts), max(b for _, b in starts)
+    pad = [(0, 0)] * (d.ndim - 2) + [(big_a, hp - h), (big_b, wp - w)]
+    dp = jnp.pad(d, pad)
+    out = sum(dp[k, ..., big_a - a: big_a - a + hp, big_b - b: big_b - b + wp]
+              for k, (a, b) in enumerate(starts))
+    return (out,)
+
+
+windows.defvjp(_windows_fwd, _windows_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2))
+def edge_pad(x: Array, axis: int, n: int) -> Array:
+    """`jnp.pad(x, n, mode="edge")` along one `axis` (its transpose adds the pad's cotangent to the edge rows
+    instead of padding them to full size)."""
+    first = jax.lax.slice_in_dim(x, 0, 1, axis=axis)
+    last = jax.lax.slice_in_dim(x, x.shape[axis] - 1, x.shape[axis], axis=axis)
+    reps = lambda e: jnp.concatenate([e] * n, axis=axis)
+    return jnp.concatenate([reps(first), x, reps(last)], axis=axis)
+
+
+def _edge_pad_fwd(x: Array, axis: int, n: int) -> tuple[Array, None]:
+    return edge_pad(x, axis, n), None
+
+
+def _edge_pad_bwd(axis: int, n: int, _: None, d: Array) -> tuple[Array]:
+    size = d.shape[axis] - 2 * n
+    head = jnp.sum(jax.lax.slice_in_dim(d, 0, n + 1, axis=axis), axis=axis, keepdims=True)
+    tail = jnp.sum(jax.lax.slice_in_dim(d, n + size - 1, 2 * n + size, axis=axis), axis=axis, keepdims=True)
+    if size == 1:
+        return (head + tail - jax.lax.slice_in_dim(d, n, n + 1, axis=axis),)
+    mid = jax.lax.slice_in_dim(d, n + 1, n + size - 1, axis=axis)
+    return (jnp.concatenate([head, mid, tail], axis=axis),)
+
+
+edge_pad.defvjp(_edge_pad_fwd, _edge_pad_bwd)
+
+
+def _upsample_axis_train(x: Array, taps: Array, axis: int, size: int) -> Array:
+    """`_upsample_axis` as two polyphase 4-tap filters over the windows of the edge-padded input."""
+    n = x.shape[axis]
+    xp = edge_pad(x, axis, 2)
+    starts = tuple((m, 0) if axis == 1 else (0, m) for m in range(5))
+    h, w = (n, x.shape[2]) if axis == 1 else (x.shape[1], n)
+    win = windows(xp, starts, h, w)  # (5, C, h, w)
+    even = jnp.tensordot(taps[0], win[:4], axes=1)
+    odd = jnp.tensordot(taps[1], win[1:], axes=1)
+    shape = list(x.shape)
+    shape[axis] = 2 * n
+    return jax.lax.slice_in_dim(jnp.stack([even, odd], axis=axis + 1).reshape(shape), 0, size, axis=axis)
+
+
+def _conv3x3_train(x: Array, w: Array) -> Array:
+    """`_conv3x3` as one `(Cout, 9 Cin) @ (9 Cin, H W)` product over the windows of the edge-padded input."""
+    c, h, wd = x.shape
+    xp = edge_pad(edge_pad(x, 1, 1), 2, 1)
+    win = windows(xp, tuple((i, j) for i in range(3) for j in range(3)), h, wd)  # (9, C, H, W)
+    out = w.reshape(9 * c, -1).T @ win.reshape(9 * c, h * wd)
+    return out.reshape(-1, h, wd)
+
+
+def decode_image_train(nets: Params, latents: Sequence[Array], height: int, width: int,
+                       config: CoolChicConfig | None = None) -> Array:
+    """`decode_image` for fitting: the same function with fast gradients (`windows`, `edge_pad`)."""
+    config = config or CoolChicConfig()
+    feat = upsample_stack(latents, nets["ups"], _upsample_axis_train)
+    ws, bs = nets["synth"]["w"], nets["synth"]["b"]
+    n_dense = config.synth_layers + 1
+    c, h, w = feat.shape
+    x = feat.reshape(c, h * w)
+    for i in range(n_dense):
+        x = ws[i].T @ x + bs[i][:, None]
+        if i < n_dense - 1:
+            x = config.activation(x)
+    x = _residual_layers(x.reshape(3, h, w), ws[n_dense:], bs[n_dense:], config, _conv3x3_train)
+    return jnp.moveaxis(x[:, :height, :width], 0, -1)
+
+
+def rate_bits_train(arm: Params, latents: Sequence[Array], config: CoolChicConfig) -> Array:
+    """`rate_bits` for fitting: the contexts of all grids as one channels-first `(C, N)` array (`windows`), one
+    ARM evaluation over it."""
+    top, side = _pad_amounts(config.offsets)
+    starts = tuple((top + dr, side + dc) for dr, dc in config.offsets)
+    ctx, ys = [], []
+    for g in latents:
+        h, w = g.shape
+        ctx.append(windows(jnp.pad(g, ((top, 0), (side, side))), starts, h, w).reshape(len(starts), h * w))
+        ys.append(g.reshape(-1))
+    hdn, y = jnp.concatenate(ctx, axis=1), jnp.concatenate(ys)
+    for w, b in zip(arm["w"][:-1], arm["b"][:-1], strict=True):
+        hdn = jax.nn.relu(w.T @ hdn + b[:, None])
+    out = arm["w"][-1].T @ hdn + arm["b"][-1][:, None]
+    mu = jnp.clip(out[0], -config.latent_max, config.latent_max)
+    scale = jnp.exp(jnp.clip(out[1], math.log(laplace.SCALE_MIN), math.log(laplace.SCALE_MAX)))
+    return jnp.sum(-jnp.log2(laplace.likelihood(y, mu, scale)))
+
+
 # ------------------------------------------------------- inference form of the same decoder (no gradients)
 # The decoder's networks are so narrow (1-16 channels) that XLA:CPU's conv / dot kernels spend their time on
 # overhead; written as sums of shifted, scaled planes, each layer is one fused elementwise loop: upsampling
 # 110 -> 10 ms and synthesis 90 -> 25 ms CPU on a 768x512 image (loaded 2-core EPYC). Their gradients compile
-# and run far slower, so fitting keeps `decode_image`; the two agree to float32 rounding (tested).
+# and run far slower, so fitting uses `decode_image_train`; all three agree to float32 rounding (tested).
 
 def _upsample_axis_planes(x: Array, taps: Array, axis: int, size: int) -> Array:
     """`_upsample_axis` as its two polyphase 4-tap filters over shifted slices, interleaved."""

@@ -30,6 +30,10 @@ from jlic.quantize import round_ste
 Array = jax.Array
 
 
+class FitDivergedError(ValueError):
+    """The fit's loss became NaN or infinite (nothing is written for it)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
     """Optimization settings of one fit."""
@@ -87,9 +91,9 @@ def loss_terms(params: dict[str, Any], x: Array, config: coolchic.CoolChicConfig
     """`(mse, latent bits)` of the codec on image `x` (H, W, 3) in [0, 1]."""
     h, w = x.shape[:2]
     latents = quantized_latents(params, config, mode, key, temperature, noise)
-    x_hat = coolchic.decode_image(params, latents, h, w, config)
+    x_hat = coolchic.decode_image_train(params, latents, h, w, config)
     mse = jnp.mean((x_hat - x) ** 2)
-    return mse, coolchic.rate_bits(params["arm"], latents, config)
+    return mse, coolchic.rate_bits_train(params["arm"], latents, config)
 
 
 @functools.lru_cache(maxsize=16)
@@ -171,6 +175,11 @@ def fit_image(image: np.ndarray, lmbda: float, config: coolchic.CoolChicConfig |
             bar.update(i + 1 - bar.n)
         if i % 100 == 0 or i == fit.iterations - 1:
             m = jax.device_get(metrics)
+            if not np.isfinite(m["loss"]):  # checked where the loss is read anyway: no extra host sync
+                if bar is not None:
+                    bar.close()
+                raise FitDivergedError(f"the fit diverged (loss {float(m['loss'])} at iteration {i}); "
+                                       "try a lower learning rate or λ")
             history.append({"it": i, "bpp": float(m["bpp"]), "psnr": psnr(m["mse"]), "loss": float(m["loss"])})
     jax.block_until_ready(params)
     if bar is not None:

@@ -118,3 +118,27 @@ def test_inference_decoder_equals_the_training_decoder(preset, grids):
     out = np.asarray(jax.jit(C.decode_image_inference, static_argnums=(2, 3, 4))(nets, lat, h, w, cfg))
     assert out.shape == (h, w, 3) and np.std(ref) > 0.1
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("preset,h,w", [("coolchic", 19, 26), ("coolchic", 1, 3),
+                                        pytest.param("c3", 9, 5, marks=pytest.mark.slow)])
+def test_training_form_equals_the_reference_in_value_and_gradient(preset, h, w):
+    """`decode_image_train` / `rate_bits_train` (hand-written transposes of windows and edge padding) give the
+    loss and every gradient of `decode_image` / `rate_bits` (XLA's own transposes), incl. 1-pixel grids."""
+    cfg = C.get_config(preset, num_grids=3)
+    p = C.init_params(jax.random.key(1), cfg, h, w)
+    keys = iter(jax.random.split(jax.random.key(2), 64))
+    p = jax.tree.map(lambda a: a + 0.3 * jax.random.normal(next(keys), a.shape), p)
+    x = jax.random.uniform(jax.random.key(3), (h, w, 3))
+
+    def loss(dec, rate):
+        def f(q):
+            mse = jnp.mean((dec(q, q["latents"], h, w, cfg) - x) ** 2)
+            return mse + 1e-3 * rate(q["arm"], q["latents"], cfg)
+        return jax.jit(jax.value_and_grad(f))
+
+    ref_v, ref_g = loss(C.decode_image, C.rate_bits)(p)
+    v, g = loss(C.decode_image_train, C.rate_bits_train)(p)
+    np.testing.assert_allclose(v, ref_v, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(g), jax.tree.leaves(ref_g), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * float(jnp.max(jnp.abs(b))) + 1e-7)
