@@ -14,6 +14,8 @@ import and the pretrained zoo all go through it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -23,6 +25,8 @@ from typing import Any
 
 import jax
 import numpy as np
+
+from jlic import paths
 
 Params = Any
 _SEP = "/"
@@ -72,19 +76,35 @@ def json_ready(x: Any) -> Any:
     return x
 
 
-def save_model(directory: str | Path, model: Any, params: Params, extra: dict[str, Any] | None = None,
-               files: dict[str, bytes] | None = None) -> Path:
+def save_model(directory: str | os.PathLike, model: Any, params: Params, extra: dict[str, Any] | None = None,
+               files: dict[str, bytes] | None = None) -> Any:
     """Export `model` (its `name` and `kwargs`) and `params` to `directory`, atomically.
 
-    Writes `model.json`, `params.npz` and `files` (name -> bytes, e.g. `TABLES_FILE`) into a temporary
-    sibling directory and renames it into place, so readers never see a half-written export. `extra` is
-    stored in `model.json` (e.g. λ, step).
+    Writes `model.json`, `params.npz` and `files` (name -> bytes, e.g. `TABLES_FILE`). Locally they go into
+    a temporary sibling directory that is renamed into place, so readers never see a half-written export.
+    On an object store (`gs://`, no atomic rename) `model.json` is the commit marker: it is deleted first,
+    then the other files are uploaded, then `model.json` (each object upload is atomic), so a directory
+    with `model.json` always holds the files it describes, and an interrupted export has no `model.json`
+    (not an export; the rerun writes it again). `extra` is stored in `model.json` (e.g. λ, step).
+    Returns the export directory.
     """
+    meta = {"name": model.name, "kwargs": json_ready(dict(model.kwargs)), **json_ready(extra or {})}
+    if not paths.is_local(directory):
+        target = paths.as_path(directory)
+        old = [p.name for p in target.iterdir()] if target.exists() else []
+        for stale in ["model.json", *old]:  # the commit marker first: no reader takes the rest for an export
+            with contextlib.suppress(FileNotFoundError):
+                (target / stale).unlink()
+        buf = io.BytesIO()
+        np.savez(buf, **flatten_params(params))
+        for name, data in {"params.npz": buf.getvalue(), **(files or {})}.items():
+            paths.atomic_write(target / name, data)
+        paths.atomic_write(target / "model.json", json.dumps(meta, indent=2) + "\n")
+        return target
     directory = Path(directory).absolute()
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp-", dir=directory.parent))
     try:
-        meta = {"name": model.name, "kwargs": json_ready(dict(model.kwargs)), **json_ready(extra or {})}
         (tmp / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
         with open(tmp / "params.npz", "wb") as f:
             np.savez(f, **flatten_params(params))
@@ -105,22 +125,22 @@ def save_model(directory: str | Path, model: Any, params: Params, extra: dict[st
     return directory
 
 
-def read_model_json(directory: str | Path) -> dict[str, Any]:
-    path = Path(directory) / "model.json"
+def read_model_json(directory: str | os.PathLike) -> dict[str, Any]:
+    path = paths.as_path(directory) / "model.json"
     if not path.exists():
         raise FileNotFoundError(f"{directory} is not an exported model (no model.json)")
-    return json.loads(path.read_text())
+    return json.loads(paths.read_bytes(path))
 
 
-def load_model(directory: str | Path) -> tuple[Any, dict[str, Any]]:
-    """(model, params) from a directory written by `save_model`."""
+def load_model(directory: str | os.PathLike) -> tuple[Any, dict[str, Any]]:
+    """(model, params) from a directory written by `save_model` (local or on an object store)."""
     from jlic.models import registry
 
     meta = read_model_json(directory)
     kwargs = dict(meta["kwargs"])
     quality = kwargs.pop("quality", 3)
     model = registry.get(meta["name"], quality=quality, **kwargs)
-    with np.load(Path(directory) / "params.npz") as z:
+    with np.load(io.BytesIO(paths.read_bytes(paths.as_path(directory) / "params.npz"))) as z:
         flat = {k: z[k] for k in z.files}
     check_params(model, flat, directory)
     return model, unflatten_params(flat)
@@ -158,7 +178,7 @@ def load_codec(checkpoint: str | Path, convention: str = "jlic", mode: str | Non
     from jlic.codec.codec import ModelTables
     from jlic.codec.conventions import make_codec
 
-    checkpoint = Path(checkpoint)
+    checkpoint = paths.as_path(checkpoint)
     if not (checkpoint / "model.json").exists():
         raise ExportError(f"not an exported model (no model.json): {checkpoint}")
     try:
@@ -169,7 +189,7 @@ def load_codec(checkpoint: str | Path, convention: str = "jlic", mode: str | Non
     stored = checkpoint / TABLES_FILE
     if stored.exists():  # tables exported with the model: no recomputation, identical integers everywhere
         try:
-            tables = ModelTables.from_bytes(stored.read_bytes())
+            tables = ModelTables.from_bytes(paths.read_bytes(stored))
         except (OSError, KeyError, ValueError) as e:
             raise ExportError(f"cannot read coding tables {stored}: {e}") from None
     if mode is None:
@@ -190,10 +210,10 @@ def at_rate(model: Any, level: float | None, lmbda: float | None) -> Any:
         raise ExportError(str(e)) from None
 
 
-def export_tables(checkpoint: str | Path) -> Path:
+def export_tables(checkpoint: str | os.PathLike) -> Any:
     """Compute the coding tables of an exported model once and store them beside it (atomically)."""
     from jlic.codec.codec import build_model_tables
     from jlic.paths import atomic_write
 
     model, params = load_model(checkpoint)
-    return atomic_write(Path(checkpoint) / TABLES_FILE, build_model_tables(model, params).to_bytes())
+    return atomic_write(paths.as_path(checkpoint) / TABLES_FILE, build_model_tables(model, params).to_bytes())

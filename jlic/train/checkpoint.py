@@ -1,8 +1,10 @@
 """Training checkpoints (orbax CheckpointManager) and model export (`model.json` + `params.npz`).
 
 Training checkpoints hold the train state pytree, the data iterator state and a small JSON of metadata;
-saves are asynchronous and atomic (orbax writes to a temporary directory and renames it when done), so a
-run killed at any point resumes from the last finished checkpoint.
+saves are asynchronous and atomic (locally orbax writes to a temporary directory and renames it when done;
+on `gs://`, where a rename is not atomic, it writes `commit_success.txt` last and lists only committed steps),
+so a run killed at any point resumes from the last finished checkpoint. The directory may be anything
+`jlic.paths` opens; orbax reaches `gs://` through tensorstore.
 
 On resume, :meth:`CheckpointManager.restore_newest` tries the checkpoints newest first: one that does not
 restore (truncated or missing files, another pytree) is reported in one line and moved aside to
@@ -26,6 +28,8 @@ from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+
+from jlic import paths
 
 Params = Any
 _SEP = "/"
@@ -74,7 +78,8 @@ class CheckpointManager:
     """Keep-N, asynchronous checkpoints of (state, data iterator state, metadata) under `directory`."""
 
     def __init__(self, directory: str | Path, *, max_to_keep: int = 2, async_save: bool = True):
-        self.directory = Path(directory).absolute()
+        self.directory = (paths.as_path(Path(directory).absolute()) if paths.is_local(directory)
+                          else paths.as_path(directory))
         options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
                                                enable_async_checkpointing=async_save,
                                                cleanup_tmp_directories=True)
@@ -112,13 +117,16 @@ class CheckpointManager:
         """The metadata JSON of checkpoint `step` (cheap: no arrays are read)."""
         return self._mgr.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
 
-    def move_aside(self, step: int) -> Path:
+    def move_aside(self, step: int) -> Any:
         """Move checkpoint `step` out of the managed directory (to `<directory>.unrestorable/`)."""
         dest_dir = self.directory.with_name(self.directory.name + ".unrestorable")
         dest = dest_dir / f"{step}-{time.strftime('%Y%m%dT%H%M%S')}"
         if jax.process_index() == 0:  # multi-host: one process moves it, the others wait for that
-            dest_dir.mkdir(parents=True, exist_ok=True)
-            os.replace(self.directory / str(step), dest)
+            if paths.is_local(self.directory):
+                dest_dir.mkdir(parents=True, exist_ok=True)
+                os.replace(self.directory / str(step), dest)
+            else:  # object store: a copy, then the source is deleted (no atomic rename)
+                (self.directory / str(step)).rename(dest)
         if jax.process_count() > 1:
             from jax.experimental import multihost_utils
 

@@ -1,14 +1,18 @@
-"""Run logs: `metrics.jsonl` (one flushed JSON object per line), TensorBoard events, a progress bar."""
+"""Run logs: `metrics.jsonl` (one JSON object per line, through `jlic.paths.JsonLines`), TensorBoard events,
+a progress bar."""
 
 from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from jlic import paths
+from jlic.paths import PathLike
 
 
 def _scalar(v: Any) -> float | int | str | None:
@@ -23,79 +27,92 @@ def _scalar(v: Any) -> float | int | str | None:
     return x
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Records of a `metrics.jsonl` file (an unfinished last line from a killed run is ignored)."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
+def read_jsonl(path: PathLike) -> list[dict[str, Any]]:
+    """Records of a `metrics.jsonl` file, local or on an object store (an unfinished last line from a
+    killed run is ignored)."""
+    return paths.read_jsonl(path)
 
 
-def truncate_jsonl(path: str | Path, keep: Any) -> None:
+def truncate_jsonl(path: PathLike, keep: Any) -> None:
     """Rewrite `path` keeping only records for which `keep(record)` is true (used on resume)."""
-    path = Path(path)
-    if not path.exists():
+    if not paths.as_path(path).exists():
         return
     kept = [r for r in read_jsonl(path) if keep(r)]
-    tmp = path.with_suffix(".jsonl.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-    tmp.replace(path)
+    paths.atomic_write(path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 class MetricsLogger:
     """Appends records to `workdir/metrics.jsonl` and writes TensorBoard scalars (tensorboardX).
 
-    Each record is `{"step": ..., "tag": ..., **scalars}`; TensorBoard tags are `tag/name`.
+    Each record is `{"step": ..., "tag": ..., **scalars}`; TensorBoard tags are `tag/name`. The workdir may
+    be local or on an object store (`gs://`): the log is a :class:`jlic.paths.JsonLines` (appended line by
+    line locally; rewritten whole on an object store at most every `flush_seconds` and at every
+    :meth:`flush`, which the loop calls at checkpoints). TensorBoard events for an object-store workdir are
+    written to a local temporary folder and uploaded into `workdir/tensorboard/` at each :meth:`flush`.
     """
 
-    def __init__(self, workdir: str | Path, tensorboard: bool = True, enabled: bool = True):
+    def __init__(self, workdir: PathLike, tensorboard: bool = True, enabled: bool = True,
+                 flush_seconds: float = 10.0):
         self.enabled = enabled  # False on all but the first host of a multi-host run
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = paths.makedirs(workdir)
         self.path = self.workdir / "metrics.jsonl"
-        self._file = open(self.path, "a") if enabled else None
-        if self._file is not None and self._file.tell() > 0:  # a killed or disk-full run may have left
-            with open(self.path, "rb") as f:  # an unfinished last line: end it, so new records parse
-                f.seek(-1, 2)
-                if f.read(1) != b"\n":
-                    self._file.write("\n")
+        self._log = paths.JsonLines(self.path, min_interval=flush_seconds) if enabled else None
         self._tb = None
+        self._tb_buffer: tempfile.TemporaryDirectory | None = None
+        self._tb_last = time.monotonic()
+        self.flush_seconds = flush_seconds
         if tensorboard and enabled:
             from tensorboardX import SummaryWriter
 
-            self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+            if paths.is_local(workdir):
+                logdir = str(self.workdir / "tensorboard")
+            else:  # tensorboardX cannot write to most object stores: buffer locally, upload on flush
+                self._tb_buffer = tempfile.TemporaryDirectory(prefix="jlic-tensorboard-")
+                logdir = self._tb_buffer.name
+            self._tb = SummaryWriter(logdir)
 
     def write(self, step: int, metrics: dict[str, Any], tag: str = "train") -> None:
-        if self._file is None:
+        if self._log is None:
             return
         record = {"step": int(step), "tag": tag, **{k: _scalar(v) for k, v in metrics.items()}}
-        self._file.write(json.dumps(record) + "\n")
-        self._file.flush()
+        self._log.append(record)
         if self._tb is not None:
             for k, v in record.items():
                 if k not in ("step", "tag") and isinstance(v, (int, float)) and not isinstance(v, bool):
                     self._tb.add_scalar(f"{tag}/{k}", v, int(step))
+            if self._tb_buffer is not None and time.monotonic() - self._tb_last >= self.flush_seconds:
+                self._upload_tensorboard()
+
+    def _upload_tensorboard(self) -> None:
+        self._tb.flush()
+        paths.upload_tree(self._tb_buffer.name, self.workdir / "tensorboard")
+        self._tb_last = time.monotonic()
+
+    def flush(self) -> None:
+        """Make every record written so far durable (object store: upload the log and the events)."""
+        if self._log is not None:
+            self._log.flush()
+        if self._tb_buffer is not None:
+            self._upload_tensorboard()
 
     def truncate(self, keep: Any) -> None:
         """Keep only the records for which `keep(record)` is true (on resume: drop steps after the
         checkpoint, which the resumed run logs again)."""
-        if self._file is None:
-            return
-        self._file.close()
-        truncate_jsonl(self.path, keep)
-        self._file = open(self.path, "a")
+        if self._log is not None:
+            self._log.rewrite(keep)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        if self._tb is not None:
-            self._tb.close()
+        try:
+            if self._log is not None:
+                self._log.close()
+            if self._tb is not None:
+                self._tb.close()
+                if self._tb_buffer is not None:
+                    paths.upload_tree(self._tb_buffer.name, self.workdir / "tensorboard")
+        finally:
+            if self._tb_buffer is not None:
+                self._tb_buffer.cleanup()
+                self._tb_buffer = None
 
     def __enter__(self) -> MetricsLogger:
         return self

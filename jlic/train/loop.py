@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jlic import paths
 from jlic.codec.export import json_ready, save_model
 from jlic.data.pipeline import get_source, train_iterator
 from jlic.train import lambda_axis, sharding
@@ -136,14 +137,21 @@ def _disk_full_cause(e: BaseException) -> BaseException | None:
     return None
 
 
-def _complete_checkpoints(workdir: Path) -> str:
+def _complete_checkpoints(workdir: Any) -> str:
     parts = []
-    root = workdir / "checkpoints"
+    root = paths.as_path(workdir) / "checkpoints"
     for d in sorted(root.iterdir()) if root.is_dir() else []:
         steps = sorted(int(p.name) for p in d.iterdir() if p.name.isdigit()) if d.is_dir() else []
         if steps:
             parts.append(f"{d.name} step {steps[-1]}")
     return ", ".join(parts) or "none yet"
+
+
+def _safe_complete_checkpoints(workdir: Any) -> str:
+    try:
+        return _complete_checkpoints(workdir)
+    except Exception:  # noqa: BLE001 - the storage that failed may still be away
+        return "unknown (the storage cannot be listed now; rerun to resume from the newest that restores)"
 
 
 def _window_to_json(host: list[dict[str, np.ndarray]]) -> list[dict[str, Any]]:
@@ -213,10 +221,10 @@ def train_config(config: Any, stride: int) -> dict[str, Any]:
             **{k: config.get(k) for k in ("lr_schedule", "lr_boundaries", "lr_decay", "lr_warmup")}}
 
 
-def write_config(workdir: Path, config: Any) -> None:
-    """`workdir/config.json` (the whole ml_collections config)."""
+def write_config(workdir: Any, config: Any) -> None:
+    """`workdir/config.json` (the whole ml_collections config), written atomically."""
     d = config.to_dict() if hasattr(config, "to_dict") else dict(config)
-    (workdir / "config.json").write_text(json.dumps(d, indent=2, default=str) + "\n")
+    paths.atomic_write(paths.as_path(workdir) / "config.json", json.dumps(d, indent=2, default=str) + "\n")
 
 
 def _groups(config: Any, n: int) -> list[list[int]]:
@@ -253,8 +261,9 @@ class _Timing:
     (measured for the default config on 2 CPU cores: 0.015 s of data wait per 0.15 s step, and the same
     0.15 s/step when every batch is already on the device)."""
 
-    def __init__(self, path: Path, name: str, enabled: bool = True):
-        self.path, self.name, self.enabled = path, name, enabled
+    def __init__(self, path: Any, name: str, enabled: bool = True):
+        self.name, self.enabled = name, enabled
+        self.log = paths.JsonLines(path, min_interval=10.0) if enabled else None
         self.wait, self.t0 = 0.0, time.perf_counter()
 
     @contextlib.contextmanager
@@ -267,11 +276,17 @@ class _Timing:
         """Called after the window's metrics were fetched (so the device work of the window is done)."""
         now = time.perf_counter()
         if self.enabled and steps:
-            rec = {"step": step, "group": self.name, "step_s": (now - self.t0) / steps,
-                   "data_wait_s": self.wait / steps}
-            with open(self.path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
+            self.log.append({"step": step, "group": self.name, "step_s": (now - self.t0) / steps,
+                             "data_wait_s": self.wait / steps})
         self.wait, self.t0 = 0.0, now
+
+    def flush(self) -> None:
+        if self.log is not None:
+            self.log.flush()
+
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()
 
 
 class Programs(NamedTuple):
@@ -338,7 +353,7 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
 
 
 def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float], idx: list[int],
-                 workdir: Path, logger: MetricsLogger, stacked: bool) -> Any:
+                 workdir: Any, logger: MetricsLogger, stacked: bool) -> Any:
     """Train the λ models `idx` together (stacked) or the single model `idx[0]`; returns the final state."""
     vr = config.sweep_mode == VARIABLE_RATE
     name = "vmap" if stacked else VARIABLE_RATE if vr else lambda_name(lambdas[idx[0]])
@@ -358,6 +373,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
     mgr = CheckpointManager(workdir / "checkpoints" / name, max_to_keep=int(config.keep_checkpoints),
                             async_save=bool(config.get("async_checkpoints", True)))
     last_saved: int | None = None
+    timing: _Timing | None = None
     try:
         start, data_state, pending = 0, None, []
         identity = {**run_identity(config, progs.model, group_lambdas), "mode": config.sweep_mode}
@@ -417,6 +433,8 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
                     raise NonFiniteLossError(f"non-finite parameters at step {done}; not saving a checkpoint")
                 mgr.save(done, state, it.get_state(), identity)
                 last_saved = done
+                logger.flush()  # on an object store: the logs up to this checkpoint are uploaded
+                timing.flush()
             if done < num_steps and (is_log or not multi) and _STOP.requested(collective=multi):
                 if not is_log:  # keep the unfinished log window: the resumed run logs the same rows
                     pending, window = pending + _to_host(window), []
@@ -431,16 +449,19 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
     except BaseException:
         with contextlib.suppress(Exception):  # a failing close must not hide why the run stopped
             mgr.close()
+        with contextlib.suppress(Exception):
+            if timing is not None:
+                timing.close()
         raise
     mgr.close()
+    timing.close()
     return state
 
 
-def train(config: Any, workdir: str | Path) -> dict[float, Path]:
-    """Train every λ model of `config` in `workdir` (resuming if checkpoints exist) and export each one
-    to `workdir/lambda_<λ>/`; returns {λ: export directory}."""
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+def train(config: Any, workdir: str | Path) -> dict[float, Any]:
+    """Train every λ model of `config` in `workdir` (local or e.g. `gs://`; resuming if checkpoints exist)
+    and export each one to `workdir/lambda_<λ>/`; returns {λ: export directory}."""
+    workdir = paths.makedirs(workdir)
     model = build_model(config)
     lambdas = [float(x) for x in config.lambdas]
     if len(set(lambdas)) != len(lambdas):
@@ -452,7 +473,7 @@ def train(config: Any, workdir: str | Path) -> dict[float, Path]:
         model = wrap(model, lambdas)
     source = get_source(config.data.train, tfds_data_dir=config.data.get("tfds_data_dir"),
                         embedded_max_side=config.data.get("embedded_max_side"))
-    exports: dict[float, Path] = {}
+    exports: dict[float, Any] = {}
     groups = _groups(config, len(lambdas))
     stacked = config.sweep_mode == "vmap"
     progs = build_programs(config, model, len(groups[0]), stacked)
@@ -475,8 +496,8 @@ def train(config: Any, workdir: str | Path) -> dict[float, Path]:
     return exports
 
 
-def _export_variable_rate(config: Any, workdir: Path, model: Any, params: Any, lambdas: list[float]
-                          ) -> dict[float, Path]:
+def _export_variable_rate(config: Any, workdir: Any, model: Any, params: Any, lambdas: list[float]
+                          ) -> dict[float, Any]:
     """One export (`workdir/variable_rate/`) for every evaluated λ: the trained levels and
     `config.eval.interpolate` fractional levels between each pair (default 1)."""
     from jlic.train.variable_rate import eval_lambdas
@@ -496,8 +517,7 @@ def train_and_evaluate(config: Any, workdir: str | Path) -> dict[str, Any]:
                                     config.get("num_processes"), config.get("process_id"))
     from jlic.train.workdir import lock_workdir
 
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = paths.makedirs(workdir)
     lock = lock_workdir(workdir)  # process 0 holds it; raises WorkdirLockedError on every process if taken
     try:
         with _STOP:
@@ -509,6 +529,9 @@ def train_and_evaluate(config: Any, workdir: str | Path) -> dict[str, Any]:
                 from jlic.evaluation.report import evaluate_sweep
 
                 out.update(evaluate_sweep(config, workdir, exports))
+    except paths.StorageError as e:  # storage unreachable past the retries, or refused: one line
+        raise paths.StorageError(f"{e}. The run stopped; complete checkpoints: "
+                                 f"{_safe_complete_checkpoints(workdir)}") from None
     except Exception as e:
         full = _disk_full_cause(e)
         if full is None:
