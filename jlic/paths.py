@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import time
@@ -264,7 +265,7 @@ class JsonLines:
         self.min_interval = float(min_interval)
         self._file: Any = None
         self._lines: list[str] = []
-        self._dirty, self._last_upload = False, 0.0
+        self._dirty, self._last_upload = False, -math.inf
         if self.local:
             self._open_local()
         else:

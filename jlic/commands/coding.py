@@ -32,7 +32,7 @@ from jlic.commands.common import CliError, read_image, run
 from jlic.data.image import IMAGE_SUFFIXES, encode_image
 from jlic.entropy.bitstream import unpack
 from jlic.evaluation.evaluate import evaluate_images, mean_row
-from jlic.paths import atomic_write
+from jlic.paths import as_path, atomic_write, read_bytes
 
 
 def _compress(argv: list[str]) -> int:
@@ -79,10 +79,10 @@ def _decompress(argv: list[str]) -> int:
     p.add_argument("input", help=".jlic file")
     p.add_argument("output", help="image to write (PNG unless the suffix names another format)")
     args = p.parse_args(argv)
-    src = Path(args.input)
+    src = as_path(args.input)
     if not src.is_file():
         raise CliError(f"input file not found: {src}")
-    data = src.read_bytes()
+    data = read_bytes(src)
     if args.checkpoint is None:
         name = unpack(data).model_name  # validates the file first
         raise CliError(f"{src} was made with model {name!r}; pass --checkpoint DIR (or set JLIC_CHECKPOINT)")
@@ -92,7 +92,7 @@ def _decompress(argv: list[str]) -> int:
     return 0
 
 
-def _list_images(folder: Path) -> list[Path]:
+def _list_images(folder: Any) -> list[Any]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
@@ -114,7 +114,7 @@ def _eval(argv: list[str]) -> int:
                    help="jlic: edge padding, bpp of the whole file; compressai: zero padding and bpp of the "
                         "streams, as CompressAI's eval_model (to compare with its published numbers)")
     args = p.parse_args(argv)
-    folder, ckpt = Path(args.data), Path(args.checkpoint)
+    folder, ckpt = as_path(args.data), as_path(args.checkpoint)
     if not folder.is_dir():
         raise CliError(f"data folder not found: {folder}")
     if not ckpt.is_dir():

@@ -1,8 +1,8 @@
 """What every command shares: the one-line error, its exit code, and reading the user's images.
 
 Library errors that are the user's to fix (a corrupt ``.jlic``, an unusable export, an unreadable image, an
-output folder that does not exist) are printed by :func:`run` as one line with exit code 2; anything else is
-a bug and keeps its traceback.
+output folder that does not exist, a bucket that is missing or refuses this account) are printed by
+:func:`run` as one line with exit code 2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import numpy as np
 from jlic.codec.export import ExportError
 from jlic.data.image import ImageReadError, read_image_with_warnings
 from jlic.entropy.bitstream import BitstreamError
-from jlic.paths import OutputFolderError
+from jlic.paths import OutputFolderError, StorageError
 
 EXIT_ERROR = 2
-USER_ERRORS = (BitstreamError, ExportError, ImageReadError, OutputFolderError)
+USER_ERRORS = (BitstreamError, ExportError, ImageReadError, OutputFolderError, StorageError)
 
 
 class CliError(Exception):

@@ -1,22 +1,29 @@
-"""Image folders (PNG, JPEG, ...; recursive) as a random-access source for grain."""
+"""Image folders (PNG, JPEG, ...; recursive) as a random-access source for grain; local, or on an object
+store (`folder:gs://bucket/images`: listed once, each image downloaded when read)."""
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from jlic import paths as storage
 from jlic.data.image import IMAGE_SUFFIXES, ImageReadError, read_image
 
 
-def list_images(root: str | Path, *, validate: bool = True) -> list[Path]:
-    """Sorted image files under `root` (recursive). Unreadable files are skipped with a warning.
+def list_images(root: str | Path, *, validate: bool | None = None) -> list[Any]:
+    """Sorted image files under `root` (recursive). With `validate` (default: for a local folder; an
+    object-store folder is not downloaded whole up front) unreadable files are skipped with a warning.
 
     Raises `FileNotFoundError` if `root` does not exist and `ValueError` if no readable image remains.
     """
-    root = Path(root).expanduser()
+    local = storage.is_local(root)
+    validate = local if validate is None else validate
+    root = Path(root).expanduser() if local else storage.as_path(root)
     if not root.exists():
         raise FileNotFoundError(f"image folder not found: {root}")
     if root.is_file():
@@ -27,7 +34,7 @@ def list_images(root: str | Path, *, validate: bool = True) -> list[Path]:
     for p in candidates:
         if validate:
             try:
-                with Image.open(p) as img:
+                with Image.open(p if local else io.BytesIO(storage.read_bytes(p))) as img:
                     img.verify()
             except Exception as e:  # PIL raises many types for broken files
                 warnings.warn(f"skipping unreadable image {p}: {e}", stacklevel=2)
@@ -42,7 +49,7 @@ class FolderSource:
     """Random-access source of (H, W, 3) uint8 images from a folder (grain `RandomAccessDataSource`)."""
 
     def __init__(self, root: str | Path, *, cache: bool = False):
-        self.root = Path(root)
+        self.root = root
         self.paths = list_images(root)
         self._cache: dict[int, np.ndarray] | None = {} if cache else None
 

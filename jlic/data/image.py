@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from jlic import paths
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
 DEFAULT_MAX_PIXELS = 1 << 26  # 67 Mpx, e.g. 8192 x 8192; raise with max_pixels= or $JLIC_MAX_PIXELS
 MAX_PIXELS_ENV = "JLIC_MAX_PIXELS"
@@ -134,7 +136,7 @@ def _decode(img: Image.Image, notes: list[str]) -> np.ndarray:
 _OPEN_LOCK = threading.Lock()
 
 
-def _open(path: Path) -> Image.Image:
+def _open(path: Path | io.BytesIO) -> Image.Image:
     """`Image.open` (header only) with Pillow's own bomb check off: the caller checks its own limit
     before decoding (Pillow's global is switched under a lock, data-loader threads call this too)."""
     with _OPEN_LOCK:
@@ -152,17 +154,25 @@ def read_image_with_warnings(path: str | Path, max_pixels: int | None = None) ->
     Raises `ImageReadError` (one line, naming the file) if the file is missing, a directory, unreadable,
     not an image, over the pixel limit (checked from the header before decoding) or undecodable.
     """
-    path = Path(path)
     limit = max_pixels_limit(max_pixels)
-    if path.is_dir():
-        raise ImageReadError(f"{path} is a directory, not an image")
-    if not path.exists():
-        raise ImageReadError(f"{path}: no such file")
-    if not path.is_file():  # a FIFO or device would block or never end
-        raise ImageReadError(f"{path} is not a regular file")
+    if paths.is_local(path):
+        path = src = Path(path)
+        if path.is_dir():
+            raise ImageReadError(f"{path} is a directory, not an image")
+        if not path.exists():
+            raise ImageReadError(f"{path}: no such file")
+        if not path.is_file():  # a FIFO or device would block or never end
+            raise ImageReadError(f"{path} is not a regular file")
+    else:  # an object store (gs://...): one download, decoded from memory
+        try:
+            src = io.BytesIO(paths.read_bytes(path))
+        except (FileNotFoundError, IsADirectoryError):
+            raise ImageReadError(f"{path}: no such file") from None
+        except OSError as e:
+            raise ImageReadError(str(paths.storage_error(e, f"read {path}"))) from None
     notes: list[str] = []
     try:
-        with _open(path) as img:
+        with _open(src) as img:
             w, h = img.size
             if w * h > limit:
                 raise ImageReadError(

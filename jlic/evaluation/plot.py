@@ -25,7 +25,7 @@ import numpy as np
 from jlic.evaluation import rdcurve
 from jlic.evaluation.rdcurve import RDCurve
 from jlic.metrics.bdrate import METHODS, bd_psnr, bd_rate
-from jlic.paths import atomic_write
+from jlic.paths import as_path, atomic_write
 
 CLASSIC_CODEC = re.compile(r"jpe?g|webp|j2k|avif|jxl|bpg|x26[45]|hevc|\bhm\b|vtm|vvc|av1", re.IGNORECASE)
 YLABEL = {"psnr": "PSNR-RGB [dB]", "ms-ssim": "MS-SSIM-RGB [dB]  (-10 log10(1 - MS-SSIM))"}
@@ -184,7 +184,7 @@ def select_anchors(paths: Sequence[str], metric: str, patterns: Sequence[str] = 
     else every ``*.json``."""
     m = "mse" if metric == "psnr" else "ms-ssim"
     out: list[RDCurve] = []
-    for p in map(Path, paths):
+    for p in map(as_path, paths):
         if p.is_dir() and not (p / rdcurve.WORKDIR_FILE).exists():
             if patterns:
                 files = sorted({f for pat in patterns for f in p.glob(pat)})

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from jlic.paths import atomic_write_text
+from jlic.paths import as_path, atomic_write_text, read_bytes
 
 METRICS: dict[str, str] = {"psnr": "psnr-rgb", "ms-ssim": "ms-ssim-rgb"}
 WORKDIR_FILE = "rd.json"
@@ -134,12 +134,12 @@ def from_points(
 
 
 def load(path: str | os.PathLike[str]) -> RDCurve:
-    """Read one RD JSON file, or a workdir holding ``rd.json``."""
-    path = Path(path)
+    """Read one RD JSON file, or a workdir holding ``rd.json`` (local or e.g. ``gs://``)."""
+    path = as_path(path)
     if path.is_dir():
         path = path / WORKDIR_FILE
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_bytes(path))
     except FileNotFoundError:
         raise RDCurveError(f"{path}: no such file") from None
     except json.JSONDecodeError as e:
@@ -151,7 +151,7 @@ def load_many(paths: Iterable[str | os.PathLike[str]], pattern: str = "*.json") 
     """Curves from files and folders: a folder with ``rd.json`` is one workdir; another folder contributes
     every file matching ``pattern`` (sorted by name)."""
     curves: list[RDCurve] = []
-    for p in map(Path, paths):
+    for p in map(as_path, paths):
         if p.is_dir() and not (p / WORKDIR_FILE).exists():
             files = sorted(p.glob(pattern))
             if not files:
@@ -162,8 +162,8 @@ def load_many(paths: Iterable[str | os.PathLike[str]], pattern: str = "*.json") 
     return curves
 
 
-def save(curve: RDCurve, path: str | os.PathLike[str]) -> Path:
-    """Write ``curve`` as JSON atomically (temporary file in the same folder, then ``os.replace``)."""
+def save(curve: RDCurve, path: str | os.PathLike[str]) -> Any:
+    """Write ``curve`` as JSON atomically (:func:`jlic.paths.atomic_write`; local or e.g. ``gs://``)."""
     return atomic_write_text(path, json.dumps(curve.to_json(), indent=2) + "\n", make_parents=True)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from jlic.evaluation import rdcurve
+from jlic.paths import as_path, atomic_write_text, read_bytes
 
 
 def evaluate_model(model: Any, params: Any, images: Sequence[np.ndarray], tables: Any = None,
@@ -50,8 +51,8 @@ def evaluate_exports(exports: Mapping[float, str | Path], images: Sequence[np.nd
     points = []
     for lmbda, directory in sorted(exports.items()):
         model, params = load_model(directory)
-        stored = Path(directory) / "coding_tables.npz"
-        tables = ModelTables.from_bytes(stored.read_bytes()) if stored.exists() else None
+        stored = as_path(directory) / "coding_tables.npz"
+        tables = ModelTables.from_bytes(read_bytes(stored)) if stored.exists() else None
         level = {}
         if hasattr(model, "at_lambda"):  # one variable-rate model for every λ (jlic.models.variable_rate)
             model = model.at_lambda(lmbda)
@@ -94,11 +95,12 @@ def load_anchors(directory: str | Path | None, names: Sequence[str]) -> list[rdc
     """Anchor curves `directory/NAME.json`; a missing directory or file is skipped with a warning."""
     if not directory:
         return []
-    directory = Path(directory)
+    directory = as_path(directory)
     missing = [n for n in names if not (directory / f"{n}.json").exists()]
     if missing:
         where = "not found" if not directory.is_dir() else f"has no {', '.join(missing)}"
-        warnings.warn(f"anchors directory {directory.resolve()} {where}: RD plot and report go without "
+        shown = Path(directory).resolve() if "://" not in str(directory) else directory
+        warnings.warn(f"anchors directory {shown} {where}: RD plot and report go without "
                       "those anchors (set --config.eval.anchors)", stacklevel=2)
     return [rdcurve.load(directory / f"{n}.json") for n in names if n not in missing]
 
@@ -118,7 +120,7 @@ def _bd(anchor: rdcurve.RDCurve, test: rdcurve.RDCurve, metric: str) -> str:
 
 
 def write_report(path: str | Path, curve: rdcurve.RDCurve, anchors: Sequence[rdcurve.RDCurve],
-                 live: Sequence[rdcurve.RDCurve], header: str = "") -> Path:
+                 live: Sequence[rdcurve.RDCurve], header: str = "") -> Any:
     """`report.md`: per-λ table and BD-rate (BD-PSNR) of this run against every anchor and live codec."""
     r = curve.results
     cols = [("λ", "lambda", "{:g}"), ("level", "level", "{:g}"), ("bpp (bytes)", "bpp", "{:.4f}"),
@@ -149,9 +151,7 @@ def write_report(path: str | Path, curve: rdcurve.RDCurve, anchors: Sequence[rdc
                   "| reference | kind | BD-rate PSNR | BD-rate MS-SSIM |", "|---|---|---|---|"]
         for kind, c in rows:
             lines.append(f"| {c.name} | {kind} | {_bd(c, curve, 'psnr')} | {_bd(c, curve, 'ms-ssim')} |")
-    path = Path(path)
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str | Path]) -> dict[str, Path]:
@@ -159,7 +159,7 @@ def evaluate_sweep(config: Any, workdir: str | Path, exports: Mapping[float, str
     from jlic.data.pipeline import eval_images
     from jlic.evaluation.plot import plot_rd
 
-    workdir = Path(workdir)
+    workdir = as_path(workdir)
     ev = config.eval
     images = eval_images(ev.data, limit=ev.get("limit"), max_side=ev.get("max_side"),
                          tfds_data_dir=config.data.get("tfds_data_dir"))

