@@ -47,15 +47,17 @@ def main(argv: list[str]) -> None:
     jax_settings.apply(config)  # persistent compilation cache (default ~/.cache/jlic/jax-cache)
     if config.get("overfit"):  # overfitted per-image codecs (experiments/configs/coolchic.py)
         from jlic.overfit.sweep import run_sweep
+        from jlic.paths import StorageError
         from jlic.train.workdir import WorkdirLockedError
 
         try:
             out = run_sweep(config, workdir)
-        except WorkdirLockedError as e:
+        except (WorkdirLockedError, StorageError) as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
         print("\n".join(f"{k}: {v}" for k, v in out.items() if k != "exports"))
         return
+    from jlic.paths import StorageError
     from jlic.train.checkpoint import CheckpointMismatchError, CheckpointRestoreError
     from jlic.train.loop import DiskFullError, Interrupted, NonFiniteLossError, train_and_evaluate
     from jlic.train.workdir import WorkdirLockedError
@@ -68,7 +70,8 @@ def main(argv: list[str]) -> None:
     except Interrupted as e:  # SIGTERM: checkpoint saved, 128 + 15 as a killed process would report
         print(f"stopped: {e}", file=sys.stderr)
         sys.exit(143)
-    except (WorkdirLockedError, CheckpointMismatchError, CheckpointRestoreError, DiskFullError) as e:
+    except (WorkdirLockedError, CheckpointMismatchError, CheckpointRestoreError, DiskFullError,
+            StorageError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     for key, value in out.items():

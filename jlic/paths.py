@@ -144,6 +144,21 @@ def remove_tree(path: PathLike) -> None:
         p.rmtree() if p.is_dir() else p.unlink()
 
 
+def list_files(root: PathLike) -> list[Any]:
+    """Every file under the folder `root`, recursively, sorted: `pathlib.Path`s for a local folder,
+    `epath.Path`s on an object store (one listing per folder level, not a request per object)."""
+    if is_local(root):
+        return sorted(p for p in _LocalPath(root).rglob("*") if p.is_file())
+    top = as_path(root)
+    prefix = f"{scheme(root)}://"
+    out = []
+    for folder, _, files in top.walk():
+        text = os.fspath(folder)
+        base = as_path(text if "://" in text else prefix + text.lstrip("/"))
+        out += [base / f for f in files]
+    return sorted(out, key=os.fspath)
+
+
 def upload_tree(local_dir: PathLike, dest: PathLike) -> None:
     """Copy every file under the local folder `local_dir` to `dest` (each with :func:`atomic_write`)."""
     root = _LocalPath(local_dir)

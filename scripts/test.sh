@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[test,codecs,tfds]"
+python -m pip install -q -e ".[test,codecs,tfds,cloud]"
 bash scripts/install_peers.sh
 set +e
 # Two workers (pytest-xdist, one file per worker at a time): most of the suite is XLA compiling small programs on

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from jlic.evaluation import rdcurve
 from jlic.evaluation.plot import _find, plot_rd, report, select_anchors
 from jlic.metrics.bdrate import METHODS
-from jlic.paths import atomic_write_text
+from jlic.paths import as_path, atomic_write_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,11 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         curves = rdcurve.load_many(args.inputs)
         anchors = select_anchors(args.anchors, args.metric, args.anchor_glob) if args.anchors else []
         if args.out:
-            out = Path(args.out)
-        elif len(args.inputs) == 1 and (Path(args.inputs[0]) / rdcurve.WORKDIR_FILE).exists():
-            out = Path(args.inputs[0]) / "rd.png"
+            out = as_path(args.out)
+        elif len(args.inputs) == 1 and (as_path(args.inputs[0]) / rdcurve.WORKDIR_FILE).exists():
+            out = as_path(args.inputs[0]) / "rd.png"
         else:
-            out = Path("rd.png")
+            out = as_path("rd.png")
         plot_rd(curves, out, args.metric, args.title, anchors=anchors, xmax=args.xmax)
         everything = list(curves) + anchors
         if args.reference:
@@ -49,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
             text = f"# Rate-distortion report\n\n![RD curves]({out.name})\n"
         else:
             text = report(rows, cols, args.metric, args.bd_method, image=out.name)
-        report_path = Path(args.report) if args.report else out.with_name("report.md")
+        report_path = as_path(args.report) if args.report else out.with_name("report.md")
         atomic_write_text(report_path, text, make_parents=True)
     except (ValueError, OSError) as e:
         print(f"jlic plot: error: {e}", file=sys.stderr)

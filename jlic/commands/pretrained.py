@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from pathlib import Path
 
 from jlic.interop.pretrained import METRICS, MODELS, PretrainedError, fetch, qualities
+from jlic.paths import as_path, atomic_write, is_local, remove_tree
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quality", "-q", required=True,
                     help="quality 1..8 (1..6 for cheng2020), a comma list or 'all'")
     ap.add_argument("--metric", "-m", choices=METRICS, default="mse")
-    ap.add_argument("--out", type=Path, default=None,
+    ap.add_argument("--out", type=as_path, default=None,
                     help="copy the checkpoint(s) here (one quality: DIR itself; several: DIR/q<Q>)")
     ap.add_argument("--cache", default=None, help="cache folder (default $JLIC_CACHE or ~/.cache/jlic)")
     ap.add_argument("--base-url", default=None, help="URL base of a mirror (default $JLIC_PRETRAINED_URL)")
@@ -46,9 +46,15 @@ def main(argv: list[str] | None = None) -> int:
         target = directory
         if args.out is not None:
             target = args.out if len(qs) == 1 else args.out / f"q{q}"
-            if target.exists():
-                shutil.rmtree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(directory, target)
+            if is_local(target):
+                if target.exists():
+                    shutil.rmtree(target)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copytree(directory, target)
+            else:  # an object store: model.json last, as jlic.codec.export writes exports there
+                remove_tree(target)
+                files = sorted(directory.iterdir(), key=lambda f: f.name == "model.json")
+                for f in files:
+                    atomic_write(target / f.name, f.read_bytes())
         print(f"{args.model} {args.metric} q{q}: {target}")
     return 0

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
                                              "the anchors.")
     ap.add_argument("model", choices=pretrained.MODELS)
     ap.add_argument("--data", default="../shared/data/kodak", help="image folder (default: Kodak)")
-    ap.add_argument("--workdir", type=Path, default=None, help="output folder (default runs/zoo/MODEL_METRIC)")
+    ap.add_argument("--workdir", default=None, help="output folder (default runs/zoo/MODEL_METRIC)")
     ap.add_argument("--metric", "-m", choices=pretrained.METRICS, default="mse")
     ap.add_argument("--quality", "-q", default="all", help="'all' or a comma list")
     ap.add_argument("--anchors", default="../shared/reference/kodak-rd",

@@ -29,7 +29,7 @@ def list_images(root: str | Path, *, validate: bool | None = None) -> list[Any]:
     if root.is_file():
         candidates = [root]
     else:
-        candidates = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        candidates = [p for p in storage.list_files(root) if p.suffix.lower() in IMAGE_SUFFIXES]
     paths = []
     for p in candidates:
         if validate:

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from jlic.interop import pretrained
+from jlic.paths import makedirs
 
 
 def anchor_names(name: str, metric: str, anchors: Path) -> list[str]:
@@ -40,8 +41,7 @@ def reproduce(name: str, data: str | Path, workdir: str | Path, metric: str = "m
     )
     from jlic.models.registry import LAMBDAS_MSE, LAMBDAS_MSSSIM
 
-    workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    workdir = makedirs(workdir)  # local or e.g. gs:// (jlic.paths)
     qs = qualities or pretrained.qualities(name, metric)
     lambdas = LAMBDAS_MSE if metric == "mse" else LAMBDAS_MSSSIM
     exports = {lambdas[q]: pretrained.fetch(name, q, metric, **fetch_kwargs) for q in qs}

@@ -21,7 +21,7 @@ import numpy as np
 from jlic.evaluation import rdcurve
 from jlic.models import coolchic
 from jlic.overfit import codec, fit, weights
-from jlic.paths import atomic_write
+from jlic.paths import atomic_write, makedirs, read_bytes
 
 
 def lambda_name(lmbda: float) -> str:
@@ -95,18 +95,18 @@ def run_sweep(config: Any, workdir: str | Path) -> dict[str, Any]:
 
     lock = lock_workdir(workdir)
     try:
-        return _run_sweep(config, Path(workdir))
+        return _run_sweep(config, makedirs(workdir))
     finally:
         if lock is not None:
             lock.release()
 
 
-def _run_sweep(config: Any, workdir: Path) -> dict[str, Any]:
+def _run_sweep(config: Any, workdir: Any) -> dict[str, Any]:
     from jlic.data.pipeline import eval_images
     from jlic.evaluation.plot import plot_rd
     from jlic.evaluation.report import references, write_report
 
-    (workdir / "config.json").write_text(json.dumps(config.to_dict(), indent=2, default=str) + "\n")
+    atomic_write(workdir / "config.json", (json.dumps(config.to_dict(), indent=2, default=str) + "\n").encode())
     ev = config.eval
     images = [center_crop(im, ev.get("crop")) for im in eval_images(ev.data, limit=ev.get("limit"),
                                                                      max_side=ev.get("max_side"))]
@@ -115,14 +115,13 @@ def _run_sweep(config: Any, workdir: Path) -> dict[str, Any]:
     lambdas = [float(x) for x in config.lambdas]
     points, exports = [], {}
     for lmbda in lambdas:
-        folder = workdir / lambda_name(lmbda)
-        folder.mkdir(exist_ok=True)
+        folder = makedirs(workdir / lambda_name(lmbda))
         exports[lmbda] = folder
         rows = []
         for i, img in enumerate(images):
             rec_path = folder / f"{i:02d}.json"
             if rec_path.exists():
-                rows.append(json.loads(rec_path.read_text()))
+                rows.append(json.loads(read_bytes(rec_path)))
                 continue
             data, rec = code_image(img, lmbda, config.model, arch, fc,
                                    progress=bool(config.get("progress_bar")), desc=f"λ={lmbda:g} image {i}")
