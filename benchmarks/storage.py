@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args(argv)
-    from tests.paths.gcs_server import GcsServer
+    from benchmarks.gcs_server import GcsServer
 
     server = GcsServer().start()
     os.environ.update(server.env())  # before the first gcsfs import: the GCS clients read these themselves

