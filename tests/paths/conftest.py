@@ -49,11 +49,14 @@ def bucket(gcs_server):
     return name
 
 
-def list_objects(bucket: str, prefix: str = "") -> list[str]:
+def list_objects(bucket: str, prefix: str = "", timeout: float = 60) -> list[str]:
     """Object names in `bucket` (through google-cloud-storage: no listing cache)."""
     from google.cloud import storage
+    from google.cloud.storage.retry import DEFAULT_RETRY
 
-    return sorted(b.name for b in storage.Client().list_blobs(bucket, prefix=prefix))
+    retry = DEFAULT_RETRY if timeout >= 60 else None  # polling: fail fast and ask again
+    blobs = storage.Client().list_blobs(bucket, prefix=prefix, timeout=timeout, retry=retry)
+    return sorted(b.name for b in blobs)
 
 
 def read_object(bucket: str, name: str) -> bytes:
