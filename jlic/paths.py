@@ -43,7 +43,7 @@ from etils import epath
 PathLike = str | os.PathLike
 T = TypeVar("T")
 
-# Default retry budget for one storage call: waits 1, 2, 4, 8, 16, 16, ... s, about 90 s in all.
+# Default retry budget for one storage call: 8 tries, waiting 1, 2, 4, 8, 16, 16, 16 s between them (63 s).
 RETRY_ATTEMPTS = 8
 RETRY_FIRST_WAIT_S = 1.0
 RETRY_MAX_WAIT_S = 16.0
