@@ -236,6 +236,8 @@ class ObjectLease:
                 self._generation = paths.retrying(lambda: self._upload(self._generation),
                                                   f"renew workdir lease {self.path}", attempts=4)
             except paths.StorageError as e:
+                if isinstance(e.__cause__, gexc.PreconditionFailed) and self._still_mine():
+                    continue  # our renewal went through but its reply was lost, and the retry was refused
                 if isinstance(e.__cause__, gexc.PreconditionFailed):
                     self.lost = (f"workdir lease {self.path} was taken over by another run "
                                  f"({describe(read_holder(self.workdir))}); this run stops")
@@ -243,6 +245,18 @@ class ObjectLease:
                     _thread.interrupt_main()
                     return
                 print(f"warning: {e}", file=sys.stderr, flush=True)  # retried at the next renewal
+
+    def _still_mine(self) -> bool:
+        """Whether the lease object holds this lease's record (then adopt its generation)."""
+        try:
+            current = self._blob.bucket.get_blob(self._blob.name)
+            holder = json.loads(current.download_as_bytes(if_generation_match=current.generation))
+        except Exception:  # noqa: BLE001 - unreadable or gone: not ours any more
+            return False
+        if holder.get("token") != self._token:
+            return False
+        self._generation = int(current.generation)
+        return True
 
     def stale_note(self) -> str | None:
         p = self.took_over
