@@ -77,25 +77,54 @@ class RandomCropFlip(grain.transforms.RandomMap):
         return to_float(patch)
 
 
+class RowsOfBatches(grain.MapDataset):
+    """Rows [lo, hi) of every consecutive block of `batch_size` elements of `parent`: element m is parent
+    element (m // n) * batch_size + lo + m % n, n = hi - lo. Lazy: only those parent elements are read."""
+
+    def __init__(self, parent: grain.MapDataset, batch_size: int, lo: int, hi: int):
+        super().__init__(parent)
+        if not 0 <= lo < hi <= batch_size:
+            raise ValueError(f"rows [{lo}, {hi}) are not inside a batch of {batch_size}")
+        self.batch_size, self.lo, self.n = batch_size, lo, hi - lo
+
+    def __len__(self) -> int:
+        return len(self._parent) // self.batch_size * self.n
+
+    def __str__(self) -> str:
+        return f"RowsOfBatches(batch_size={self.batch_size}, lo={self.lo}, n={self.n})"
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.slice(index)
+        return self._parent[index // self.n * self.batch_size + self.lo + index % self.n]
+
+
 def train_dataset(source: ImageSource, *, crop: int, batch_size: int, seed: int, flip: bool = True,
-                  small: str = "upscale") -> grain.MapDataset:
+                  small: str = "upscale", rows: tuple[int, int] | None = None) -> grain.MapDataset:
     """Infinite random-access dataset of (batch, crop, crop, 3) float32 batches.
 
     Shuffling is reseeded every epoch from `seed`; crops and flips are drawn from `seed` and the
-    element index, so batch `i` is the same in every run with the same seed and source.
+    element's index in the global stream, so global batch `i` is the same in every run with the same seed
+    and source, however it is split. `rows=(lo, hi)`: only rows lo..hi-1 of every global batch of
+    `batch_size` (what one process of a multi-host run holds, `jlic.train.sharding.process_rows`); only
+    their images are read, and the processes' parts put together are the global batch.
     """
-    return (grain.MapDataset.source(source)
-            .shuffle(seed=seed)
-            .repeat(None)
-            .random_map(RandomCropFlip(crop, flip, small), seed=seed + 1)
-            .batch(batch_size, drop_remainder=True))
+    ds = (grain.MapDataset.source(source)
+          .shuffle(seed=seed)
+          .repeat(None)
+          .random_map(RandomCropFlip(crop, flip, small), seed=seed + 1))
+    if rows is not None and tuple(rows) != (0, batch_size):
+        ds = RowsOfBatches(ds, batch_size, *rows)
+        batch_size = rows[1] - rows[0]
+    return ds.batch(batch_size, drop_remainder=True)
 
 
 def train_iterator(source: ImageSource, *, crop: int, batch_size: int, seed: int, flip: bool = True,
                    small: str = "upscale", num_threads: int = 2, state: dict[str, Any] | None = None,
-                   ) -> grain.DatasetIterator:
-    """A checkpointable iterator over `train_dataset`; `iterator.get_state()` / `set_state(state)` resume it."""
-    ds = train_dataset(source, crop=crop, batch_size=batch_size, seed=seed, flip=flip, small=small)
+                   rows: tuple[int, int] | None = None) -> grain.DatasetIterator:
+    """A checkpointable iterator over `train_dataset` (this process's `rows` of every global batch);
+    `iterator.get_state()` / `set_state(state)` resume it."""
+    ds = train_dataset(source, crop=crop, batch_size=batch_size, seed=seed, flip=flip, small=small, rows=rows)
     it = ds.to_iter_dataset(grain.ReadOptions(num_threads=num_threads, prefetch_buffer_size=2)).__iter__()
     if state is not None:
         it.set_state(state)

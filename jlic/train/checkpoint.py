@@ -1,10 +1,11 @@
 """Training checkpoints (orbax CheckpointManager) and model export (`model.json` + `params.npz`).
 
-Training checkpoints hold the train state pytree, the data iterator state and a small JSON of metadata;
-saves are asynchronous and atomic (locally orbax writes to a temporary directory and renames it when done;
-on `gs://`, where a rename is not atomic, it writes `commit_success.txt` last and lists only committed steps),
-so a run killed at any point resumes from the last finished checkpoint. The directory may be anything
-`jlic.paths` opens; orbax reaches `gs://` through tensorstore.
+Training checkpoints hold the train state pytree, the data iterator state of every process (grain's
+per-process files `data/process_<i>-of-<n>.json`: on a multi-host run each host resumes its own stream) and a
+small JSON of metadata; saves are asynchronous and atomic (locally orbax writes to a temporary directory and
+renames it when done; on `gs://`, where a rename is not atomic, it writes `commit_success.txt` last and lists
+only committed steps), so a run killed at any point resumes from the last finished checkpoint. The directory
+may be anything `jlic.paths` opens; orbax reaches `gs://` through tensorstore.
 
 On resume, :meth:`CheckpointManager.restore_newest` tries the checkpoints newest first: one that does not
 restore (truncated or missing files, another pytree) is reported in one line and moved aside to
@@ -19,6 +20,7 @@ An exported model is a directory with `model.json` (registry name + constructor 
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -26,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grain.checkpoint
 import jax
 import orbax.checkpoint as ocp
 
@@ -74,6 +77,23 @@ def print_nothing(msg: str) -> None:
     """The log of processes other than 0."""
 
 
+class _IteratorState:
+    """What grain's orbax handler saves and restores (an iterator's `get_state` / `set_state`), holding a
+    snapshot taken at save time: the iterator itself runs on while an asynchronous save is written."""
+
+    def __init__(self, state: Any = None):
+        self.state = state
+
+    def get_state(self) -> bytes:
+        return json.dumps(self.state).encode()
+
+    def set_state(self, state: bytes) -> None:
+        self.state = json.loads(state)
+
+    def start_prefetch(self) -> None:
+        """Part of grain's restore protocol; the real iterator is built from `state` afterwards."""
+
+
 class CheckpointManager:
     """Keep-N, asynchronous checkpoints of (state, data iterator state, metadata) under `directory`."""
 
@@ -95,7 +115,7 @@ class CheckpointManager:
         """Start saving checkpoint `step` (returns before the write finishes when async)."""
         self._mgr.save(step, args=ocp.args.Composite(
             state=ocp.args.StandardSave(state),
-            data=ocp.args.JsonSave(data_state),
+            data=grain.checkpoint.CheckpointSave(_IteratorState(data_state)),
             meta=ocp.args.JsonSave({"step": int(step), **(meta or {})}),
         ), force=True)
 
@@ -106,12 +126,20 @@ class CheckpointManager:
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state_template)
+        # checkpoints written before the per-process iterator files hold one JSON (`data/metadata`)
+        data_dir = self.directory / str(step) / "data"
+        single = (data_dir / "metadata").exists()
+        mine = data_dir / f"process_{jax.process_index()}-of-{jax.process_count()}.json"
+        if not single and not mine.exists() and data_dir.exists():
+            written = sorted(p.name for p in data_dir.iterdir())
+            raise CheckpointMismatchError(
+                f"checkpoint {self.directory / str(step)} holds the data streams of other processes "
+                f"({', '.join(written) or 'none'}), this run has {jax.process_count()}: rerun with the "
+                "process count that wrote it (or use another workdir)")
+        data = ocp.args.JsonRestore() if single else grain.checkpoint.CheckpointRestore(_IteratorState())
         out = self._mgr.restore(step, args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract),
-            data=ocp.args.JsonRestore(),
-            meta=ocp.args.JsonRestore(),
-        ))
-        return out["state"], out["data"], out["meta"]
+            state=ocp.args.StandardRestore(abstract), data=data, meta=ocp.args.JsonRestore()))
+        return out["state"], out["data"] if single else out["data"].state, out["meta"]
 
     def read_meta(self, step: int) -> dict[str, Any]:
         """The metadata JSON of checkpoint `step` (cheap: no arrays are read)."""
@@ -163,6 +191,8 @@ class CheckpointManager:
                 try:
                     state, data, meta = self.restore(step, state_template)
                     return state, data, meta
+                except CheckpointMismatchError:
+                    raise
                 except Exception as e:  # noqa: BLE001
                     error = e
             dest = self.move_aside(step)

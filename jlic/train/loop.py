@@ -247,9 +247,16 @@ def _to_host(tree: Any) -> Any:
     return multihost_utils.process_allgather(tree, tiled=True)
 
 
+@jax.jit
+def _finite(tree: Any) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
+                              if jnp.issubdtype(x.dtype, jnp.inexact)]))
+
+
 def _all_finite(tree: Any) -> bool:
-    return bool(jax.device_get(jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)
-                                                   if jnp.issubdtype(x.dtype, jnp.inexact)]))))
+    """Whether every float leaf is finite: one compiled program (on several processes, eager per-leaf ops on
+    sharded arrays each run their own cross-process collectives, which deadlocked on XLA:CPU with gloo)."""
+    return bool(jax.device_get(_finite(tree)))
 
 
 class _Timing:
@@ -390,9 +397,10 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
         else:
             state = progs.init(idx_arr)
 
+        rows = sharding.process_rows(batch_shard, batch_size)  # this process reads only its rows
         it = train_iterator(source, crop=int(config.crop), batch_size=batch_size, seed=int(config.seed),
                             flip=bool(config.data.get("flip", True)), small=config.data.get("small", "upscale"),
-                            num_threads=int(config.data.get("num_threads", 2)), state=data_state)
+                            num_threads=int(config.data.get("num_threads", 2)), state=data_state, rows=rows)
         progress = Progress(total=num_steps, initial=start, desc=name,
                             disable=not config.get("progress_bar", True) or None)
         window: list[Any] = []
@@ -402,7 +410,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
         for s in range(start, num_steps):
             with timing.data():
                 host_batch = next(it)
-            batch = sharding.global_batch(host_batch, batch_shard)
+            batch = sharding.global_batch(host_batch, batch_shard, batch_size)
             state, metrics = progs.step(state, batch, jnp.int32(s), lam, idx_arr)
             window.append(metrics)
             done = s + 1

@@ -2,7 +2,10 @@
 
 The same code runs on one CPU, a GPU box or a TPU pod slice. On several hosts call
 `jax.distributed.initialize()` first (`initialize_distributed`); every host then builds the same mesh over
-all global devices, and `global_batch` assembles each host's part of the batch.
+all global devices. The "data" axis runs across processes (`device_grid`), so on N processes that split
+the batch, process p holds rows [p B/N, (p+1) B/N) of every global batch of B: `process_rows` says which
+rows a process holds, it reads only those (`jlic.data.pipeline.train_dataset(rows=...)`), and
+`global_batch` assembles the processes' parts into one global array without any host seeing the rest.
 """
 
 from __future__ import annotations
@@ -38,6 +41,18 @@ def mesh_shape(num_devices: int, num_lambdas: int, batch_size: int) -> tuple[int
     return lam, data
 
 
+def device_grid(devices: list[Any], lam: int, data: int) -> np.ndarray:
+    """`lam` x `data` devices for a ("lambda", "data") mesh, with the data axis running across processes.
+
+    Devices are ordered by (process, id) and laid out data-major: mesh[l, d] = devices[d * lam + l]. A
+    process's devices then fill whole columns of the data axis where it has at least `lam` of them, so the
+    processes hold disjoint, contiguous blocks of every batch (data parallelism between hosts, where the
+    network is slower, and the λ models within a host). With one process this is a relabelling of devices.
+    """
+    ordered = sorted(devices, key=lambda d: (getattr(d, "process_index", 0), d.id))[: lam * data]
+    return np.asarray(ordered, dtype=object).reshape(data, lam).T
+
+
 def make_mesh(num_lambdas: int, batch_size: int, devices: list[Any] | None = None,
               shape: tuple[int, int] | None = None) -> Mesh:
     """A ("lambda", "data") mesh over `devices` (default: all), sized by `mesh_shape` unless `shape` given."""
@@ -47,7 +62,7 @@ def make_mesh(num_lambdas: int, batch_size: int, devices: list[Any] | None = Non
         raise ValueError(f"mesh {lam}x{data} needs {lam * data} devices, have {len(devices)}")
     if num_lambdas % lam or batch_size % data:
         raise ValueError(f"mesh {lam}x{data} does not divide {num_lambdas} λ models / batch {batch_size}")
-    return Mesh(np.asarray(devices[: lam * data]).reshape(lam, data), AXES)
+    return Mesh(device_grid(devices, lam, data), AXES)
 
 
 def stacked_sharding(mesh: Mesh, tree: Any) -> Any:
@@ -73,8 +88,22 @@ def lambda_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec("lambda"))
 
 
-def global_batch(batch: np.ndarray, sharding: NamedSharding) -> jax.Array:
-    """Place a host batch (the same global batch on every host) onto the mesh."""
+def process_rows(sharding: NamedSharding, batch_size: int) -> tuple[int, int]:
+    """Rows [lo, hi) of every global batch of `batch_size` that this process's devices hold under
+    `sharding` (the whole batch with one process; B/N rows on N processes that split the data axis)."""
+    rows = {(s.start or 0, batch_size if s.stop is None else s.stop)
+            for s, *_ in sharding.addressable_devices_indices_map((batch_size,)).values()}
+    lo, hi = min(r[0] for r in rows), max(r[1] for r in rows)
+    covered = sorted(rows)
+    if any(b[0] > a[1] for a, b in zip(covered, covered[1:])):  # device_grid never lays out a gap
+        raise ValueError(f"process {jax.process_index()} holds non-contiguous rows {covered} of the batch")
+    return lo, hi
+
+
+def global_batch(batch: np.ndarray, sharding: NamedSharding, batch_size: int | None = None) -> jax.Array:
+    """One global (batch_size, ...) array from each process's rows `process_rows(sharding, batch_size)`
+    (`batch`: this process's part; with one process, the whole batch)."""
     if jax.process_count() == 1:
         return jax.device_put(batch, sharding)
-    return jax.make_array_from_callback(batch.shape, sharding, lambda idx: batch[idx])
+    shape = (batch.shape[0] if batch_size is None else batch_size, *batch.shape[1:])
+    return jax.make_array_from_process_local_data(sharding, batch, shape)
