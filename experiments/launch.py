@@ -343,7 +343,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     loc.add_argument("--processes", type=int, required=True)
     loc.add_argument("--devices-per-process", type=int, default=1)
     loc.add_argument("--workdir", required=True)
-    loc.add_argument("--port", type=int, default=None, help="coordinator port on 127.0.0.1 (default: a free one)")
+    loc.add_argument("--port", type=int, default=None, help="coordinator port on 127.0.0.1 (default: free)")
     tpu = sub.add_parser("tpu", help="every worker of a Cloud TPU VM slice")
     tpu.add_argument("--name", required=True)
     tpu.add_argument("--zone", required=True)

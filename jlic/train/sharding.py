@@ -95,7 +95,7 @@ def process_rows(sharding: NamedSharding, batch_size: int) -> tuple[int, int]:
             for s, *_ in sharding.addressable_devices_indices_map((batch_size,)).values()}
     lo, hi = min(r[0] for r in rows), max(r[1] for r in rows)
     covered = sorted(rows)
-    if any(b[0] > a[1] for a, b in zip(covered, covered[1:])):  # device_grid never lays out a gap
+    if any(b[0] > a[1] for a, b in zip(covered, covered[1:], strict=False)):  # device_grid never lays out a gap
         raise ValueError(f"process {jax.process_index()} holds non-contiguous rows {covered} of the batch")
     return lo, hi
 

@@ -102,3 +102,49 @@ def test_eval_images_kodak_if_present():
         pytest.skip("shared Kodak data absent")
     imgs = eval_images(f"folder:{kodak}", limit=2)
     assert len(imgs) == 2 and imgs[0].shape in ((512, 768, 3), (768, 512, 3))
+
+
+class CountingSource(ArraySource):
+    """Records which image indexes were read."""
+
+    def __init__(self, images):
+        super().__init__(images)
+        self.read = []
+
+    def __getitem__(self, i):
+        self.read.append(int(i))
+        return super().__getitem__(i)
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_processes_read_disjoint_rows_that_make_the_global_batch(processes):
+    """Multi-host data: process p's `rows` of every global batch of 8; only those images are read, the parts
+    are disjoint, and put together they are the single-process global batch, crop for crop."""
+    images = _source(n=64, seed=3).images
+    whole = train_dataset(ArraySource(images), crop=16, batch_size=8, seed=5)
+    per = 8 // processes
+    sources = [CountingSource(images) for _ in range(processes)]
+    parts = [train_dataset(sources[p], crop=16, batch_size=8, seed=5, rows=(p * per, (p + 1) * per))
+             for p in range(processes)]
+    for k in range(10):  # past the first epoch (64 images = 8 batches)
+        got = [part[k] for part in parts]
+        assert all(g.shape == (per, 16, 16, 3) for g in got)
+        np.testing.assert_array_equal(np.concatenate(got), whole[k])
+    first_epoch = [set(r for r in s.read[: 8 * per]) for s in sources]  # batches 0..7: each image once
+    assert sum(len(r) for r in first_epoch) == 64 == len(set().union(*first_epoch))
+    assert all(len(s.read) == 10 * per for s in sources)  # no process read another's rows
+
+
+def test_rows_resume_from_iterator_state():
+    """A process's iterator state restores its own stream (what each host checkpoints)."""
+    src = _source(n=16)
+    it = train_iterator(src, crop=16, batch_size=4, seed=0, num_threads=0, rows=(2, 4))
+    for _ in range(3):
+        next(it)
+    state = it.get_state()
+    expect = [next(it) for _ in range(3)]
+    again = train_iterator(src, crop=16, batch_size=4, seed=0, num_threads=0, rows=(2, 4), state=state)
+    for e in expect:
+        np.testing.assert_array_equal(next(again), e)
+    with pytest.raises(ValueError, match="not inside a batch"):
+        train_dataset(src, crop=16, batch_size=4, seed=0, rows=(2, 6))

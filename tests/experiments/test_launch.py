@@ -58,8 +58,9 @@ def test_tpu_dry_run_without_delete_keeps_the_slice():
     assert "--spot" not in cmds[0]
 
 
-@pytest.mark.parametrize(("accelerator", "hosts"), [("v5litepod-8", 1), ("v5litepod-16", 4), ("v5litepod-256", 64),
-                                                    ("v4-8", 1), ("v4-32", 4), ("v5p-128", 16), ("v3-32", 4)])
+@pytest.mark.parametrize(("accelerator", "hosts"), [
+    ("v5litepod-8", 1), ("v5litepod-16", 4), ("v5litepod-256", 64), ("v4-8", 1), ("v4-32", 4),
+    ("v5p-128", 16), ("v3-32", 4)])
 def test_hosts_per_slice(accelerator, hosts):
     assert launch.hosts(accelerator) == hosts
 
@@ -80,7 +81,8 @@ def test_local_commands_and_env():
         assert cmd[-4:] == ["--config.distributed=True", "--config.coordinator_address=127.0.0.1:12345",
                             "--config.num_processes=4", f"--config.process_id={i}"]
     env = launch.local_env(2, {"XLA_FLAGS": "--xla_force_host_platform_device_count=8 --foo"})
-    assert env["XLA_FLAGS"] == "--foo --xla_force_host_platform_device_count=2" and env["JAX_PLATFORMS"] == "cpu"
+    assert env["XLA_FLAGS"] == "--foo --xla_force_host_platform_device_count=2"
+    assert env["JAX_PLATFORMS"] == "cpu"
 
 
 FAKE_SWEEP = ["-c", "import sys, time\n"

@@ -12,6 +12,7 @@ import jax
 import numpy as np
 import pytest
 
+from jlic.train import sharding
 from jlic.train.sharding import make_mesh, mesh_shape
 
 ROOT = Path(__file__).parents[2]
@@ -117,3 +118,27 @@ def test_sharded_sweep_equals_single_device(tmp_path):
     for a, b in zip(single, sharded, strict=True):
         assert a[:2] == b[:2]
         assert b[2] == pytest.approx(a[2], rel=1e-4) and b[3] == pytest.approx(a[3], rel=1e-4, abs=1e-6)
+
+
+class FakeDevice:
+    def __init__(self, process_index, id):
+        self.process_index, self.id = process_index, id
+
+    def __repr__(self):
+        return f"d{self.id}@p{self.process_index}"
+
+
+@pytest.mark.parametrize(("processes", "per", "lam", "data", "rows"), [
+    (4, 2, 2, 4, [[0], [1], [2], [3]]),          # λ within a host, data across hosts: a quarter each
+    (4, 2, 1, 8, [[0, 1], [2, 3], [4, 5], [6, 7]]),
+    (2, 4, 2, 4, [[0, 1], [2, 3]]),
+    (2, 1, 2, 1, [[0], [0]]),                    # λ across processes: both need the whole batch
+])
+def test_device_grid_puts_the_data_axis_across_processes(processes, per, lam, data, rows):
+    """Which data-axis columns each process's devices hold: contiguous, disjoint where the mesh allows."""
+    devices = [FakeDevice(p, p * per + i) for p in range(processes) for i in range(per)][::-1]  # any order
+    grid = sharding.device_grid(devices, lam, data)
+    assert grid.shape == (lam, data)
+    cols = [sorted({d for (_, d), dev in np.ndenumerate(grid) if dev.process_index == p})
+            for p in range(processes)]
+    assert cols == rows
