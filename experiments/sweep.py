@@ -14,8 +14,9 @@ full disk stop with one line and exit 2. The workdir ends up with
 (`lambda_<λ>/`, usable with `python -m jlic compress --checkpoint ...`), `rd.json`, `rd.png`, `report.md`.
 
 Devices: all local devices form a ("lambda", "data") mesh: in `vmap` mode the stacked λ models are
-sharded over "lambda", batches over "data". On a multi-host TPU pod slice, run the same command on every
-host with `--config.distributed=True` (calls `jax.distributed.initialize()`), e.g.
+sharded over "lambda", batches over "data" (across processes: each reads only its rows of every batch). On a
+multi-host TPU pod slice, `python -m experiments.launch tpu ...` runs it on every host; by hand, run the same
+command on every host with `--config.distributed=True` (calls `jax.distributed.initialize()`), e.g.
 
     gcloud compute tpus tpu-vm ssh NAME --zone ZONE --worker=all --command \\
       "cd jlic && python -m experiments.sweep --config experiments/configs/bmshj2018_hyperprior.py \\
