@@ -92,17 +92,18 @@ def _launch(workdir, images, logs, *, wait=True):
            f"--config.data.train=folder:{images}"]
     if not wait:  # its output to a file: an unread pipe would fill up and block the launcher
         err = open(logs / f"{Path(workdir).name}.stderr", "w+")  # noqa: SIM115 - closed by _finish
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        proc.err_file = err
+        return proc
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
 
 
 def _finish(launcher, timeout):
     """Wait for a launcher started with wait=False; its stderr."""
     launcher.wait(timeout=timeout)
-    launcher.stderr.seek(0)
-    err = launcher.stderr.read()
-    launcher.stderr.close()
-    return err
+    with launcher.err_file as f:
+        f.seek(0)
+        return f.read()
 
 
 def _path(p):
