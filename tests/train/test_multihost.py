@@ -238,3 +238,15 @@ def test_storage_outage_mid_run_survives_or_stops_restorable(workdir_root, image
         for k in a[lam]:
             np.testing.assert_array_equal(b[lam][k], a[lam][k])
     print(json.dumps({"outage_run_exit": launcher.returncode, "last_line": err.strip().splitlines()[-1:]}))
+
+
+def test_all_finite_is_one_program_that_sees_nan_and_inf():
+    """The checkpoint guard of the loop (one jitted program, also on several processes)."""
+    import jax.numpy as jnp
+
+    from jlic.train import loop
+
+    tree = {f"w{i}": jnp.ones((2, i + 1), jnp.float32) for i in range(20)} | {"step": jnp.arange(3)}
+    assert loop._all_finite(tree)
+    assert not loop._all_finite(tree | {"w3": tree["w3"].at[1, 2].set(jnp.nan)})
+    assert not loop._all_finite(tree | {"w19": tree["w19"].at[0, 0].set(-jnp.inf)})
