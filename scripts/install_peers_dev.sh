@@ -8,11 +8,11 @@
 #         .venv-ctemp/bin/python -m pytest -m slow tests/interop/test_compressai_tcm.py
 #
 # Why a separate environment and not a replacement of compressai 1.2.8: both install the package `compressai`, and
-# the development line is not a superset of 1.2.8 for jlic's peer tests (measured 2026-12-07 by running
-# tests/interop with it): its image models' `decompress` no longer clamps x_hat to [0, 1], and its latent-codec
-# models (ELIC, He2021 checkerboard) keep `h_a`/`h_s` at `latent_codec.h_a`/`latent_codec.h_s` and the entropy
-# bottleneck at `latent_codec.z.*` instead of `latent_codec.hyper.*`, so the 1.2.8 state-dict layouts that jlic's
-# key maps and zoo tests read change.
+# the development line is not a superset of 1.2.8 for jlic's peer tests (2026-12-07: tests/interop run with it
+# gave 2 failures and 5 errors): its image models' `decompress` no longer clamps x_hat to [0, 1], the vbr import
+# finds no tables, and its latent-codec models (ELIC, He2021 checkerboard) keep `h_a`/`h_s` at
+# `latent_codec.h_a`/`latent_codec.h_s` and the entropy bottleneck at `latent_codec.z.*` instead of
+# `latent_codec.hyper.*`, so the 1.2.8 state-dict layouts that jlic's key maps and zoo tests read change.
 #
 # How: the new environment reads the jlic environment's site-packages through a .pth file placed after its own,
 # so it shares jax, numpy>=2, torch and jlic's dependencies (no second 6 GB torch) while its own `compressai`
