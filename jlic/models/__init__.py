@@ -15,6 +15,8 @@ from jlic.models import (
            kamisli2024,  # noqa: E402,F401
            mbt2018,  # noqa: E402,F401
            mlicpp,  # noqa: E402,F401
+           tcm,  # noqa: E402,F401
+           dcae,  # noqa: E402,F401
            variable_rate,  # noqa: E402,F401
            zoo,  # noqa: E402,F401,I001  (bmshj2018 factorized/hyperprior, mbt2018-mean)
 )
