@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import pytest
 
-from tests.interop.compressai_models import make_compressai_model, test_image, to_torch
+from benchmarks.peers.compressai_models import make_compressai_model, test_image, to_torch
 
 pytest.importorskip("compressai.models.dcae", reason="CompressAI's development line is not installed here: "
                     "scripts/install_peers_dev.sh, then run with .venv-ctemp/bin/python")
@@ -83,8 +83,8 @@ def test_exported_state_dict_gives_compressai_the_same_model(small):
 def test_cli_import_gives_the_live_import(tmp_path, small):
     import torch
 
-    from jlic import cli
-    from jlic.train.checkpoint import load_model
+    from jlic import commands as cli
+    from jlic.codec.export import load_model
 
     net, imp = small
     weights = tmp_path / "dcae.pth.tar"
