@@ -46,7 +46,7 @@ from jlic.entropy import factorized
 from jlic.latent_codecs import ChannelGroups, EntropyBottleneck, GaussianConditional, Hyperprior
 from jlic.layers import ConvStack, ResidualBottleneckBlock
 from jlic.layers.linear_attention import DepthwiseConv
-from jlic.layers.swin import WindowAttention, gelu
+from jlic.layers.shifted_window import WindowAttention, gelu
 from jlic.models.base import LatentCodecModel
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, ConvTranspose

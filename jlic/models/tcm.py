@@ -47,7 +47,7 @@ import jax.numpy as jnp
 from jlic.entropy import factorized
 from jlic.latent_codecs import ChannelGroups, EntropyBottleneck, GaussianConditional, Hyperprior
 from jlic.layers import ConvStack, ResidualUnit
-from jlic.layers.swin import SwinBlock, gelu
+from jlic.layers.shifted_window import SwinBlock, gelu
 from jlic.models.base import LatentCodecModel
 from jlic.models.cheng2020 import ResidualBlock, ResidualBlockUpsample, ResidualBlockWithStride
 from jlic.models.registry import register

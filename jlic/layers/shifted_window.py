@@ -1,12 +1,15 @@
-"""Swin window attention (Liu et al. 2021, arXiv 2103.14030): multi-head self-attention inside non-overlapping
-``w x w`` windows, optionally cyclically shifted by ``w // 2`` with the regions that the shift brings together
-masked apart, and a learned relative-position bias per head (a ``(2w-1)^2`` table).
+"""Swin window attention on maps of any size (Liu et al. 2021, arXiv 2103.14030): multi-head self-attention
+inside non-overlapping ``w x w`` windows, optionally cyclically shifted by ``w // 2`` with the regions that the
+shift brings together masked apart, and a learned relative-position bias per head (a ``(2w-1)^2`` table).
 
-As the learned-compression models that use it (TCM, arXiv 2303.14978; DCAE, arXiv 2504.00496; STF, arXiv
-2203.08450) and their PyTorch code: a map whose sides are not multiples of ``w`` is zero-padded at the bottom
-and right *inside* the attention (the padded tokens are attended to; they are not masked) and cropped after;
-the shift mask is computed on the padded size; masked scores get ``-100`` added (timm's value; DCAE's code
-writes ``-inf`` into the same pairs, the same softmax in float32 since ``exp(-100)`` underflows next to 1).
+As the learned-compression models that use it (TCM, arXiv 2303.14978; DCAE, arXiv 2504.00496) and their
+PyTorch code: a map whose sides are not multiples of ``w`` is zero-padded at the bottom and right *inside* the
+attention (the padded tokens are attended to; they are not masked) and cropped after; the shift mask is
+computed on the padded size; masked scores get ``-100`` added (timm's value; DCAE's code writes ``-inf`` into
+the same pairs, the same softmax in float32 since ``exp(-100)`` underflows next to 1). Parameters and
+semantics are those of timm's / CompressAI's window attention (as `jlic.layers.swin` of the STF/WACNN work,
+written in parallel, which refuses maps that are not window multiples); the padding is what TCM and DCAE
+need, whose y and z maps of small images and tiles are smaller than their windows.
 
 - `WindowAttention`: ``qkv`` (Dense C -> 3C, channel order (3, heads, head_dim)),
   ``relative_position_bias_table`` ((2w-1)^2, heads), ``proj`` (Dense C -> C); heads merge head-major.

@@ -1,4 +1,4 @@
-"""Swin window attention (jlic.layers.swin): windows, shift mask, relative-position bias, padding.
+"""Swin window attention (jlic.layers.shifted_window): windows, shift mask, relative-position bias, padding.
 
 The equality with CompressAI's development-line layers (timm's WindowAttention, DCAE's WMSA) is held by the
 slow peer tests (tests/interop/test_compressai_tcm.py, test_compressai_dcae.py); these are cheap checks
@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jlic.layers.swin import WindowAttention, merge, partition, shift_mask
+from jlic.layers.shifted_window import WindowAttention, merge, partition, shift_mask
 from jlic.layers.window_attention import relative_position_index
 
 
