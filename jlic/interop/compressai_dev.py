@@ -155,6 +155,12 @@ def _max_support(widest: int, slices: int) -> int:
     return widest if widest < slices - 1 else max(5, slices - 1)
 
 
+def _head_width(channels: int, heads: int, default: int) -> int:
+    """Head width of an attention with `heads` heads on `channels`; one head of all channels is what a
+    default wider than the block gives (models clamp it), so the default is kept then."""
+    return default if heads == 1 and default >= channels else channels // heads
+
+
 def _window(table: np.ndarray) -> int:
     return (math.isqrt(int(table.shape[0])) + 1) // 2
 
@@ -184,13 +190,17 @@ def tcm_kwargs(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
     widest = max(int(flat[f"mean_cc_{k}.0.weight"].shape[1]) for k in range(slices))
     width = int(flat["mean_attention_0.in_conv.weight"].shape[0])
     attention_heads = int(flat["mean_attention_0.block_1.attn.relative_position_bias_table"].shape[1])
+    defaults = Tcm.__dataclass_fields__
     return _non_default(Tcm, {
-        "N": n, "M": m, "depths": tuple(len(r) for r in runs), "head_dims": tuple(n // h for h in heads),
+        "N": n, "M": m, "depths": tuple(len(r) for r in runs),
+        "head_dims": tuple(_head_width(n, h, d)
+                           for h, d in zip(heads, defaults["head_dims"].default, strict=True)),
         "window": _window(flat[f"g_a.{runs[0][0]}.trans_block.attn.relative_position_bias_table"]),
         "hyper_channels": int(flat["entropy_bottleneck.quantiles"].shape[0]),
-        "hyper_window": _window(hyper_table), "hyper_head_dim": n // int(hyper_table.shape[1]),
+        "hyper_window": _window(hyper_table),
+        "hyper_head_dim": _head_width(n, int(hyper_table.shape[1]), defaults["hyper_head_dim"].default),
         "slices": slices, "max_support": _max_support((widest - m) // s, slices), "attention_width": width,
-        "attention_head_dim": width // attention_heads,
+        "attention_head_dim": _head_width(width, attention_heads, defaults["attention_head_dim"].default),
         "context_widths": tuple(int(flat[f"mean_cc_0.{i}.weight"].shape[0]) for i in (0, 2)),
     })
 
@@ -242,11 +252,14 @@ def dcae_kwargs(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
     s = m // slices
     widest = max(int(flat[f"mean_cc_{k}.0.weight"].shape[1]) for k in range(slices))
     dictionary = flat["dictionary"]
+    defaults = Dcae.__dataclass_fields__
     return _non_default(Dcae, {
         "N": n, "M": m, "feature_dims": dims, "blocks": tuple(blocks(p) for p in stages[:3]),
-        "head_dims": tuple(c // int(table(p).shape[1]) for p, c in zip(stages, chans, strict=True)),
+        "head_dims": tuple(_head_width(c, int(table(p).shape[1]), d) for p, c, d in
+                           zip(stages, chans, defaults["head_dims"].default, strict=True)),
         "window": _window(table("g_a.1")), "hyper_channels": int(flat["entropy_bottleneck.quantiles"].shape[0]),
-        "hyper_window": _window(table("h_a.1")), "hyper_head_dim": n // int(table("h_a.1").shape[1]),
+        "hyper_window": _window(table("h_a.1")),
+        "hyper_head_dim": _head_width(n, int(table("h_a.1").shape[1]), defaults["hyper_head_dim"].default),
         "slices": slices, "max_support": _max_support((widest - 3 * m) // s, slices),
         "dict_num": int(dictionary.shape[0]), "dict_dim": int(dictionary.shape[1]),
         "dict_heads": int(flat["cross_attention_0.scale"].shape[0]),

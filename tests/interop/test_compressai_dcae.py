@@ -14,6 +14,8 @@ compare helpers are ELIC's (tests/interop/test_compressai_elic.py).
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 import pytest
@@ -33,9 +35,23 @@ SMALL = {"N": 32, "M": 40, "hyper_channels": 32, "feature_dims": (16, 24, 32), "
 OFFICIAL = 119_400_351  # LabShuHangGU/DCAE's DCAE() (commit bd00306) and CompressAI's, counted in the peer env
 
 
+def adapted(net):
+    """`net` for ELIC's compare helpers, same values: its slice heads read the shared dictionary through a
+    `functools.partial` of the model's own module instead of a closure, so `copy.deepcopy(net).double()` (the
+    float64 reference of `compare_forward`) reads the copy's float64 dictionary, not the original's float32
+    one; and `compress` returns only `strings` and `shape` (DCAE's also returns `y_hat`, which its
+    `decompress` does not take)."""
+    shared = net.shared_dictionary
+    for head in net.latent_codec.y.channel_context.values():
+        head._dictionary_provider = functools.partial(type(shared).expand_for, shared)
+    compress = net.compress
+    net.compress = lambda x: {k: v for k, v in compress(x).items() if k in ("strings", "shape")}
+    return net
+
+
 @pytest.fixture(scope="module")
 def small():
-    net = make_compressai_model(NAME, steps=3, relative_noise=0.1, lr=1e-4, **SMALL)
+    net = adapted(make_compressai_model(NAME, steps=3, relative_noise=0.1, lr=1e-4, **SMALL))
     return net, ci.import_compressai(NAME, net)
 
 
