@@ -27,6 +27,11 @@ CTEMP=${CTEMP_VERSION:-1.2.9.dev0}
 TIMM=${TIMM_VERSION:-1.0.31}
 
 BASE_SITE=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+if [ -x "$DEV/bin/python" ] && "$DEV/bin/python" -c "import compressai, timm, sys; \
+    sys.exit(compressai.__version__ != '$CTEMP')" 2>/dev/null; then
+  echo "dev peer already installed in $DEV (compressai $CTEMP)"
+  exit 0
+fi
 "$PY" -m venv "$DEV"
 DEV_SITE=$("$DEV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 # addsitedir (not a plain path line) so the base environment's own .pth files (editable installs) are read too.
