@@ -6,13 +6,13 @@ Needs the development line, which lives in its own environment (scripts/install_
 ``.venv-ctemp/bin/python -m pytest -m slow tests/interop/test_compressai_dcae.py`` (skipped elsewhere). All
 tests are slow (a perturbed small DCAE trained 3 Adam steps in CompressAI at 64 x 64).
 
-Small model: feature widths (16, 24, 32) with 1, 2, 2 Swin layers (plain and shifted windows), head width 8,
-N = hyper channels = 32, M=40 (5 slices of 8), a dictionary of 16 entries x 32 with 4 heads. At 128 x 128 the
+Small model: feature widths (16, 24, 32) with 1, 2, 2 Swin layers (plain and shifted windows), head width 8, N =
+hyper channels = 32, M=40 (5 slices of 8), a dictionary of 16 entries x 32 with 4 heads. At 128 x 128 the
 hyperprior's 2 x 2 map is padded to its window (4) before its Swin layer, as in the peer. Tolerances and the
-compare helpers are ELIC's (tests/interop/test_compressai_elic.py). Coding is compared at 256 x 256 (as ELIC's): at 128 x 128 the
-small DCAE's 6 strings held 420 bytes and jlic's one stream 384 (0.914x, 2026-12-07), below the helper's
-bound (CompressAI's rANS64 flushes 8 bytes per string, the helper allows 4), so the per-string overhead,
-not the model, decided the ratio.
+compare helpers are ELIC's (tests/interop/test_compressai_elic.py). Coding is compared at 256 x 256 (as ELIC's):
+at 128 x 128 the small DCAE's 6 strings held 420 bytes and jlic's one stream 384 (0.914x, 2026-12-07), below the
+helper's bound (CompressAI's rANS64 flushes 8 bytes per string, the helper allows 4), so the per-string
+overhead, not the model, decided the ratio.
 """
 
 from __future__ import annotations

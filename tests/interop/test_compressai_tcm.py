@@ -9,11 +9,11 @@ tests are slow (a perturbed small TCM trained 3 Adam steps in CompressAI, at 64 
 Small model: N=32, M=40, stage depths (2, 1, 1, 2, 1, 2) (plain and shifted windows in g_a, g_s and the
 hyperprior), head width 8, hyper channels 32; CompressAI's fixed SWAtten (width 128, head 16, window 8). At 128
 x 128 the entropy model's windows (8) and the hyperprior's (4) are larger than y (8 x 8) and z (2 x 2) on the
-hyper side, so the padding inside the window attention is exercised too. Tolerances and the compare helpers
-are ELIC's (tests/interop/test_compressai_elic.py). Coding is compared at 256 x 256 (as ELIC's): at 128 x 128 the
-small DCAE's 6 strings held 420 bytes and jlic's one stream 384 (0.914x, 2026-12-07), below the helper's
-bound (CompressAI's rANS64 flushes 8 bytes per string, the helper allows 4), so the per-string overhead,
-not the model, decided the ratio.
+hyper side, so the padding inside the window attention is exercised too. Tolerances and the compare helpers are
+ELIC's (tests/interop/test_compressai_elic.py). Coding is compared at 256 x 256 (as ELIC's): at 128 x 128 the
+small DCAE's 6 strings held 420 bytes and jlic's one stream 384 (0.914x, 2026-12-07), below the helper's bound
+(CompressAI's rANS64 flushes 8 bytes per string, the helper allows 4), so the per-string overhead, not the
+model, decided the ratio.
 """
 
 from __future__ import annotations
