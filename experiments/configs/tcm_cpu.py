@@ -8,8 +8,12 @@ bytes), not a model that compresses well:
 
     python -m experiments.sweep --config experiments/configs/tcm_cpu.py --workdir runs/tcm-cpu
 
-Compile cost: see `benchmarks/results/compile-*.jsonl` (`python -m benchmarks.compile --configs tcm_cpu
---parts step`).
+Compile cost (2026-12-07, 2-core AMD EPYC shared at load 47 falling to 10, so walls are inflated several-fold;
+`python -m benchmarks.compile --configs tcm_cpu,dcae_cpu --parts step --steps 3`, record in
+`benchmarks/results/compile-2026-12-07.jsonl`): train-state init 771 s, tracing + lowering 698 s, XLA compile of
+the train step 960 s wall (237,396 optimised HLO instructions), 0.73 s per step. Far above issue 29's 60 s goal
+even allowing for the load; not yet profiled (the 10 SWAtten blocks of the entropy model, each a Swin pair and
+six residual units, are a likely bulk).
 """
 
 from __future__ import annotations
