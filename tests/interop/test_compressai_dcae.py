@@ -12,7 +12,9 @@ hyperprior's 2 x 2 map is padded to its window (4) before its Swin layer, as in 
 compare helpers are ELIC's (tests/interop/test_compressai_elic.py). Coding is compared at 256 x 256 (as ELIC's):
 at 128 x 128 the small DCAE's 6 strings held 420 bytes and jlic's one stream 384 (0.914x, 2026-12-07), below the
 helper's bound (CompressAI's rANS64 flushes 8 bytes per string, the helper allows 4), so the per-string
-overhead, not the model, decided the ratio.
+overhead, not the model, decided the ratio. At 256 x 256 (measured 2026-12-07, same trained model): 2068 bytes
+against jlic's 2032 (imported tables) / 2036 (its own), decoded images equal; forward at 128 x 128: x_hat 6e-7,
+likelihoods 2.7e-6 relative to the float64 peer.
 """
 
 from __future__ import annotations
