@@ -13,7 +13,8 @@ hyper side, so the padding inside the window attention is exercised too. Toleran
 ELIC's (tests/interop/test_compressai_elic.py). Coding is compared at 256 x 256 (as ELIC's): at 128 x 128 the
 small DCAE's 6 strings held 420 bytes and jlic's one stream 384 (0.914x, 2026-12-07), below the helper's bound
 (CompressAI's rANS64 flushes 8 bytes per string, the helper allows 4), so the per-string overhead, not the
-model, decided the ratio.
+model, decided the ratio. TCM forward at 128 x 128 (measured 2026-12-07): x_hat 4.9e-7, likelihoods 3.4e-6
+relative to the float64 peer; its coding comparison was not run to the end yet.
 """
 
 from __future__ import annotations
