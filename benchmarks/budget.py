@@ -3,7 +3,7 @@
 Issue 15's comparison of mbt2018-mean, ELIC (arXiv 2203.10886), MLIC++ (arXiv 2307.15421) and Entroformer
 (arXiv 2202.05492) at CPU sizes. Each model runs in its own process (so its CPU clock and memory are its own):
 
-    for m in mbt2018-mean elic2022 mlicpp entroformer; do
+    for m in mbt2018-mean elic2022 mlicpp entroformer tcm dcae; do
       nice -n 10 python -m benchmarks.budget --model $m --cpu-seconds 900 --workdir runs/budget
     done
     python -m benchmarks.budget --summary runs/budget
@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.configs import elic2022_cpu, entroformer_cpu, hpcm_cpu, mlicpp_cpu
+from experiments.configs import dcae_cpu, elic2022_cpu, entroformer_cpu, hpcm_cpu, mlicpp_cpu, tcm_cpu
 
 SIZES: dict[str, dict[str, Any]] = {
     "mbt2018-mean": {"N": 32, "M": 40},
@@ -51,6 +51,9 @@ SIZES: dict[str, dict[str, Any]] = {
     # entroformer_cpu.py's blocks at the others' N and M (its own config is narrower), top-k 16
     "entroformer": {**entroformer_cpu.MODEL_KWARGS, "N": 32, "M": 40, "dim": 40, "topk": 16},
     "hpcm-base": hpcm_cpu.CPU_MODEL,  # its images are padded to multiples of 256 (the 1/4 level's windows)
+    # issue 29: TCM (its layout at the CPU config's widths; TCM-S is the same layout at N=64, M=320) and DCAE
+    "tcm": tcm_cpu.CPU_MODEL,
+    "dcae": dcae_cpu.CPU_MODEL,
 }
 
 

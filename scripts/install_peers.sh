@@ -30,3 +30,9 @@ assert major >= 2, f"numpy {numpy.__version__} < 2: jax is broken, something dow
 print(f"peers ok: numpy {numpy.__version__}, jax {jax.__version__}, torch {torch.__version__}, "
       f"compressai {compressai.__version__}")
 PYEOF
+
+# CompressAI's development line (TCM, DCAE, MLIC, STF, CCA, SAAF) as a second peer in its own environment layered
+# over this one (it is not a superset of 1.2.8; the script says why). Skip with DEV_PEER=0.
+if [ "${DEV_PEER:-1}" != "0" ]; then
+  PYTHON="$PY" bash "$(dirname "$0")/install_peers_dev.sh"
+fi

@@ -51,13 +51,15 @@ def make_compressai_model(name: str, seed: int = 0, steps: int = 3, relative_noi
     `relative_noise`: perturb each tensor by that fraction of its mean magnitude instead (deep full-size
     models: the default absolute noise is several times their 5x5 weights and blows the latents up);
     `lr`: Adam's learning rate (1e-3 moves a full-size model's 5x5 weights by several times their size)."""
+    import importlib
+
     import torch
-    from compressai import models as cm
 
     from jlic.interop.compressai import COMPRESSAI_CLASSES
 
     torch.manual_seed(seed)
-    cls = getattr(cm, COMPRESSAI_CLASSES[name])
+    module, _, cls_name = COMPRESSAI_CLASSES[name].rpartition(".")  # "mlic.MLIC": compressai.models.mlic
+    cls = getattr(importlib.import_module(".".join(filter(None, ("compressai.models", module)))), cls_name)
     kwargs = kwargs or SMALL_BY_MODEL.get(name, SMALL)
     net = cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()})
     with torch.no_grad():

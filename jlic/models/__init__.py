@@ -9,12 +9,14 @@ from jlic.models import (
            channelwise,  # noqa: E402,F401
            checkerboard,  # noqa: E402,F401
            cheng2020,  # noqa: E402,F401
+           dcae,  # noqa: E402,F401
            elic2022,  # noqa: E402,F401
            entroformer,  # noqa: E402,F401
            hpcm,  # noqa: E402,F401
            kamisli2024,  # noqa: E402,F401
            mbt2018,  # noqa: E402,F401
            mlicpp,  # noqa: E402,F401
+           tcm,  # noqa: E402,F401
            variable_rate,  # noqa: E402,F401
            zoo,  # noqa: E402,F401,I001  (bmshj2018 factorized/hyperprior, mbt2018-mean)
 )

@@ -14,10 +14,16 @@ import pytest
 from benchmarks.peers.compressai_models import SMALL, SMALL_BY_MODEL, test_image, to_torch
 from jlic.commands import import_compressai as import_cmd
 from jlic.interop import compressai as ci
+from jlic.interop.compressai_dev import DEV_CLASSES
 from jlic.models import registry
 
 ZOO = list(ci.COMPRESSAI_CLASSES)
-ZOO_FORWARD = [n for n in ZOO if n != "elic2022"]  # ELIC: tests/interop/test_compressai_elic.py
+# ELIC: tests/interop/test_compressai_elic.py; the development line's (compressai-temp) models: their own files
+ZOO_FORWARD = [n for n in ZOO if n != "elic2022" and n not in DEV_CLASSES]
+# Small jlic sizes of the development line's TCM and DCAE (M a multiple of their 5 slices) for the layout tests.
+DEV_SMALL = {"tcm": {"N": 16, "M": 40, "hyper_channels": 16, "attention_width": 16, "context_widths": (16, 16)},
+             "dcae": {"N": 16, "M": 40, "feature_dims": (16, 16, 32), "blocks": (1, 2, 1), "hyper_channels": 16,
+                      "dict_num": 8, "dict_dim": 16, "dict_heads": 2, "context_widths": (16, 16)}}
 
 
 def _registered(name: str) -> None:
@@ -35,6 +41,8 @@ def _random_params(model, seed: int = 0):
 def _small(name: str):
     if name == "elic2022":  # the small groups are the default ones for M=40
         return registry.get(name, 3, N=SMALL_BY_MODEL[name]["N"], M=SMALL_BY_MODEL[name]["M"])
+    if name in DEV_SMALL:
+        return registry.get(name, 3, **DEV_SMALL[name])
     size = {"N": SMALL["N"], "M": SMALL["N"]} if name.startswith("cheng2020") else SMALL
     return registry.get(name, 3, **size)
 

@@ -32,7 +32,7 @@ COMPOSITIONS = {
     "raster-gaussian": "mbt2018, cheng2020-anchor, cheng2020-attn",
     "raster-mixture": "cheng2020-anchor/attn with likelihood='mixture'",
     "checkerboard-onepass": "he2021-checkerboard",
-    "channel-slices-lrp": "minnen2020-channelwise",
+    "channel-slices-lrp": "minnen2020-channelwise, tcm, dcae (contexts and LRP of the side tensor and slices)",
     "elic-even": "elic2022 (groups of checkerboards, channel context from all previous groups)",
     "elic-odd": "elic2022 with MLIC++'s anchor parity",
     "schedule-ggm": "hpcm-base, hpcm-large (HPCM's 11-step schedule of generalized-Gaussian leaves with a "
