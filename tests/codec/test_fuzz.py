@@ -130,7 +130,8 @@ def fuzz_model(name: str, random_cases: int, seed: int = 1, new_shapes: bool = T
 # the same cases under `-m slow`.
 DEFAULT_SUITE = frozenset({
     "bmshj2018-factorized", "bmshj2018-hyperprior", "cheng2020-anchor", "cheng2020-attn", "elic2022",
-    "entroformer", "he2021-checkerboard", "kamisli2024-vbr", "mbt2018", "mbt2018-mean", "minnen2020-channelwise",
+    "entroformer", "he2021-checkerboard", "kamisli2024-vbr", "mbt2018", "mbt2018-mean",
+    "minnen2020-channelwise",
     "mlicpp", "variable-rate"})
 
 
