@@ -9,7 +9,7 @@ How a test is written here (issue 31):
   fails on a test function that asserts nothing at all.
 * A new guarantee comes with proof that its test can fail: break the implementation on purpose, run the test,
   see it fail, restore (never commit the break), and say so in the commit or the closing note.
-* Coding tests code data whose symbols are not all zero (``tests/coding/fast_params.scaled_last_layers``) and
+* Coding tests code data whose symbols are not all zero (``tests/codec/fast_params.scaled_last_layers``) and
   assert that they are not; a refusal the format promises (CRC, check word) is asserted, not "raise or decode".
 * A check that cannot run where the suite runs (root reads chmod 0 files) is a visible ``pytest.skip``, and the
   guarantee is tested another way where possible.

@@ -45,7 +45,7 @@ def _imports(tree: ast.Module) -> tuple[dict[str, str], set[str]]:
         if isinstance(node, ast.ImportFrom):
             for a in node.names:
                 names[a.asname or a.name] = a.name
-                modules.add(a.asname or a.name)  # `from tests.coding import fast_params` imports a module
+                modules.add(a.asname or a.name)  # `from tests.codec import fast_params` imports a module
         elif isinstance(node, ast.Import):
             modules.update((a.asname or a.name).split(".")[0] for a in node.names)
     return names, modules
