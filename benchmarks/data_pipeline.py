@@ -6,9 +6,11 @@
 Both read the same PNG/JPEG folder and produce random crops (+ flip for jlic) as float32 batches: jlic through
 `jlic.data.pipeline.train_iterator` (grain, `--threads` reader threads, prefetch 2), the peer as CompressAI's
 `examples/train.py` does (`torch.utils.data.DataLoader` over PIL images with `RandomCrop` + `ToTensor`,
-`--threads` worker processes). Reported: batches/s after a warm-up, and, given a train step time
-(`--step-s`, default: the jlic hyperprior q3 step on this 2-core CPU), how much of a step the pipeline
-needs (<1: it keeps up; the loop's real wait is in each sweep's `timing.jsonl`). Appends a JSON record to
+`--threads` worker processes). Reported: batches/s after a warm-up, and how much of a train step the pipeline
+needs (<1: it keeps up; the loop's real wait is in each sweep's `timing.jsonl`). The step is measured in the
+same run, at each crop size and batch: jlic's full train step of `--step-model` at quality `--step-quality`
+(median of `--step-steps` steps after a warm-up, `benchmarks.train_step`); `--step-s S` uses a given time
+instead (the record then says so). Appends a JSON record (CPU, load) to
 `benchmarks/results/data_pipeline-<date>.jsonl`.
 """
 
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.records import append_record
+from benchmarks.records import append_record, cpu_name
 
 
 def _rate(make_iter, batches: int, warmup: int = 2) -> float:
@@ -69,6 +71,16 @@ def _torch(data: str, crop: int, batch: int, threads: int, batches: int) -> floa
     return _rate(make, batches)
 
 
+def _step_s(model: str, quality: int, crop: int, batch: int, steps: int) -> tuple[float, float]:
+    """(median train-step seconds, compile seconds) of jlic's `model` at `crop` x `crop`, batch `batch`."""
+    from benchmarks.train_step import _time_jlic
+
+    args = argparse.Namespace(model=model, quality=quality, batch=batch, size=crop, lmbda=0.0067, steps=steps,
+                              dtype="fp32")
+    compile_s, step_s, _ = _time_jlic(args, 1)
+    return step_s, compile_s
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(Path(__file__).parents[1] / ".." / "shared" / "data" / "bsds200"))
@@ -76,22 +88,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batches", type=int, default=40)
-    p.add_argument("--step-s", type=float, default=3.73, help="train step time to compare with (s)")
+    p.add_argument("--step-model", default="bmshj2018-hyperprior", help="model whose train step is timed")
+    p.add_argument("--step-quality", type=int, default=3)
+    p.add_argument("--step-steps", type=int, default=3, help="timed train steps per crop (after a warm-up)")
+    p.add_argument("--step-s", type=float, default=None,
+                   help="use this train step time (s) for every crop instead of measuring it")
     p.add_argument("--no-record", action="store_true")
     args = p.parse_args(argv)
     rec: dict[str, Any] = {"kind": "data_pipeline", "date": datetime.datetime.now(datetime.UTC).isoformat(),
                            "data": Path(args.data).name, "batch": args.batch, "threads": args.threads,
-                           "cpu_count": os.cpu_count(), "step_s": args.step_s, "results": {}}
+                           "cpu": cpu_name(), "cpu_count": os.cpu_count(), "loadavg_at_start": os.getloadavg(),
+                           "step": ("given" if args.step_s is not None else
+                                    f"measured: {args.step_model} q{args.step_quality} train step, median of "
+                                    f"{args.step_steps} after a warm-up"),
+                           "results": {}}
     for crop in args.crops:
         j = _jlic(args.data, crop, args.batch, args.threads, args.batches)
         t = _torch(args.data, crop, args.batch, args.threads, args.batches)
+        step_s, compile_s = ((args.step_s, None) if args.step_s is not None else
+                             _step_s(args.step_model, args.step_quality, crop, args.batch, args.step_steps))
         r = {"jlic_batches_per_s": j, "torch_batches_per_s": t, "jlic_over_torch_throughput": t and j / t,
-             "jlic_fraction_of_step": 1.0 / (j * args.step_s)}
+             "step_s": step_s, "step_compile_s": compile_s, "jlic_fraction_of_step": 1.0 / (j * step_s)}
         rec["results"][str(crop)] = r
         print(f"crop {crop:4d}: jlic {j:7.1f} batches/s, torch DataLoader "
               f"{'n/a' if t is None else f'{t:7.1f}'} batches/s"
               f"{'' if t is None else f' (jlic/torch {j / t:.2f}x)'}; "
-              f"jlic needs {100.0 / (j * args.step_s):.1f}% of a {args.step_s:g} s step")
+              f"jlic needs {100.0 / (j * step_s):.1f}% of a {step_s:.3g} s step", flush=True)
     rec["loadavg_at_end"] = os.getloadavg()
     if not args.no_record:
         out = append_record("data_pipeline", rec)

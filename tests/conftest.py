@@ -1,6 +1,20 @@
 """Test-session settings: a persistent XLA compilation cache shared by all tests (and their subprocesses).
 
 Most of the suite's time is XLA compiling small models; identical programs across tests compile once.
+
+How a test is written here (issue 31):
+
+* A test's name and docstring state exactly what it asserts, and its body asserts all of it: a claim in the
+  name, the docstring or a comment that no line checks is a defect, not a shortcut. ``test_every_test_asserts``
+  fails on a test function that asserts nothing at all.
+* A new guarantee comes with proof that its test can fail: break the implementation on purpose, run the test,
+  see it fail, restore (never commit the break), and say so in the commit or the closing note.
+* Coding tests code data whose symbols are not all zero (``tests/codec/fast_params.scaled_last_layers``) and
+  assert that they are not; a refusal the format promises (CRC, check word) is asserted, not "raise or decode".
+* A check that cannot run where the suite runs (root reads chmod 0 files) is a visible ``pytest.skip``, and the
+  guarantee is tested another way where possible.
+* The default suite has a time budget: a new default test costs seconds; a heavier twin is ``@pytest.mark.slow``
+  and its author runs it once.
 """
 
 import importlib.util

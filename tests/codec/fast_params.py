@@ -53,3 +53,18 @@ def fast_params(model, seed: int = 0, shape=(1, 64, 64, 3)):
     if not known:
         return model.init(key, shape)
     return params
+
+
+def scaled_last_layers(params, **gains: float):
+    """``params`` with the last layer's kernel of each named part multiplied by its gain.
+
+    Fresh parameters of a small model make ``y`` so small that every symbol is 0 and every scale sits under
+    the scale table's lowest entry: a round trip of such a model checks nothing but zeros. A gain on ``g_a``
+    (and ``h_a``) makes nonzero symbols; one on the network that outputs the scales spreads them over the table.
+    """
+    out = dict(params)
+    for part, gain in gains.items():
+        last = max(params[part], key=lambda k: int(k.removeprefix("layer_")))  # flax Sequential: layer_<i>
+        layer = params[part][last]
+        out[part] = {**params[part], last: {**layer, "kernel": gain * layer["kernel"]}}
+    return out

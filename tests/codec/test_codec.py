@@ -10,13 +10,18 @@ import pytest
 from jlic.codec import codec
 from jlic.entropy import bitstream
 from jlic.entropy.bitstream import BitstreamError
+from tests.codec.fast_params import scaled_last_layers
 
 MODELS = ["bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean"]
+# last-layer gains (fast_params.scaled_last_layers): nonzero symbols, scales spread over the table
+GAINS = {"bmshj2018-factorized": {"g_a": 30.0}, "bmshj2018-hyperprior": {"g_a": 30.0, "h_a": 3.0, "h_s": 100.0},
+         "mbt2018-mean": {"g_a": 30.0, "h_a": 3.0, "h_s": 30.0}}
 
 
 @pytest.fixture(scope="module", params=MODELS)
 def setup(request, small_model):
     model, params = small_model(request.param)
+    params = scaled_last_layers(params, **GAINS[request.param])
     return model, params, codec.Codec(model, params)
 
 
@@ -30,6 +35,7 @@ def test_round_trip_matches_the_model_forward_pass(setup):
     model, params, c = setup
     img = image(50, 60)
     data, latents = c.compress_with_latents(img)
+    assert np.count_nonzero(latents["y"]) > 0  # not a round trip of zeros
     container, decoded = c.decompress_latents(data)
     for key in latents:
         np.testing.assert_array_equal(decoded[key], latents[key], err_msg=key)
@@ -85,7 +91,9 @@ def test_foreign_model_or_config_is_rejected(setup, small_model):
         codec.Codec(renamed, params, c.tables).decompress(data)
 
 
-def test_every_corruption_and_truncation_of_a_real_file(setup):
+def test_every_corruption_and_truncation_of_a_real_file_is_refused(setup):
+    """Every truncation and every single-byte change is refused (the CRC32 sees any change of up to 32 bits,
+    and a cut file's last 4 bytes are not the CRC of the rest), quickly."""
     _, _, c = setup
     img = image(20, 12, seed=4)
     data = c.compress(img)
@@ -95,18 +103,16 @@ def test_every_corruption_and_truncation_of_a_real_file(setup):
         corrupt = bytearray(data)
         corrupt[pos] ^= int(rng.integers(1, 256))
         cases.append(bytes(corrupt))
-    for bad in cases:
+    for i, bad in enumerate(cases):
         t = time.perf_counter()
-        try:
-            out = c.decompress(bad)
-            assert out.shape == img.shape  # the CRC could not see it: still a valid image
-        except BitstreamError:
-            pass
-        assert time.perf_counter() - t < 2.0
+        with pytest.raises(BitstreamError):
+            c.decompress(bad)
+        assert time.perf_counter() - t < 2.0, i
 
 
 def test_streams_that_pass_the_crc_but_are_garbage_raise_bitstream_error(setup):
-    model, _, c = setup
+    """Random coded streams in a valid container (right CRC): the stream's 32-bit check word refuses them."""
+    _, _, c = setup
     x = c.compress(image(16, 16))
     parsed = bitstream.unpack(x)
     rng = np.random.default_rng(5)
@@ -115,10 +121,8 @@ def test_streams_that_pass_the_crc_but_are_garbage_raise_bitstream_error(setup):
                    for _ in parsed.streams]
         forged = bitstream.pack(bitstream.Container(parsed.model_name, parsed.config_hash, 16, 16, 3, 8,
                                                     parsed.padding, streams))
-        try:
-            assert c.decompress(forged).shape == (16, 16, 3)
-        except BitstreamError:
-            pass
+        with pytest.raises(BitstreamError):
+            c.decompress(forged)
     wrong_count = bitstream.pack(bitstream.Container(parsed.model_name, parsed.config_hash, 16, 16, 3, 8,
                                                      parsed.padding, parsed.streams + [b""]))
     with pytest.raises(BitstreamError, match="stream"):

@@ -1,5 +1,6 @@
 """Every kind of image Pillow opens either decodes to what a viewer shows or is refused in one line."""
 
+import errno
 import io
 import os
 import struct
@@ -157,9 +158,29 @@ def test_broken_files_are_one_line_errors(tmp_path):
             read_image(tmp_path / name)
         msg = str(info.value)
         assert name in msg and "\n" not in msg and len(msg) < 400, msg
+
+
+def test_unreadable_file_is_refused_in_one_line(tmp_path, monkeypatch):
+    """The error open(2) gives a file without read permission (EACCES), raised where Pillow opens it: the
+    refusal is checked whoever runs the suite (root, as CI runs it, reads a chmod 0 file)."""
     secret = tmp_path / "secret.png"
-    secret.write_bytes(good.getvalue())
+    Image.fromarray(_rgb()).save(secret)
+
+    def denied(fp, *args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(fp))
+
+    monkeypatch.setattr(Image, "open", denied)
+    with pytest.raises(ImageReadError, match="secret.png: permission denied") as info:
+        read_image(secret)
+    assert "\n" not in str(info.value)
+
+
+def test_chmod_0_file_is_refused(tmp_path):
+    """The same refusal from the real file system (needs a user that permissions apply to)."""
+    if os.geteuid() == 0:
+        pytest.skip("root reads a chmod 0 file; test_unreadable_file_is_refused_in_one_line checks the refusal")
+    secret = tmp_path / "secret.png"
+    Image.fromarray(_rgb()).save(secret)
     secret.chmod(0)
-    if os.geteuid() != 0:  # root reads it anyway
-        with pytest.raises(ImageReadError, match="secret.png: permission denied"):
-            read_image(secret)
+    with pytest.raises(ImageReadError, match="secret.png: permission denied"):
+        read_image(secret)

@@ -88,9 +88,22 @@ def test_real_bits_match_the_quantized_tables(backend):
 
 
 def test_decoder_with_other_indexes_or_garbage_raises_or_returns_quickly():
+    """The raw coder (no check word: the container adds one) decoding with the wrong indexes or from garbage
+    raises BitstreamError or returns, within 2 s, an array of the asked shape; wrong indexes never give back
+    the encoded symbols."""
     tables, symbols, indexes = gaussian_setup(5000)
     c = coder.Coder(tables)
     data = c.encode(symbols, indexes)
+    rng = np.random.default_rng(2)
+    others = ((indexes + 1) % 50, indexes[::-1].copy(), rng.integers(0, 64, indexes.shape).astype(np.int32))
+    for other in others:
+        t = time.perf_counter()
+        try:
+            out = c.decode(data, other)
+            assert out.shape == indexes.shape and not np.array_equal(out, symbols)
+        except BitstreamError:
+            pass
+        assert time.perf_counter() - t < 2.0
     with pytest.raises(BitstreamError):
         c.decode(data[:-1], indexes)  # not whole words
     with pytest.raises(BitstreamError):

@@ -176,16 +176,21 @@ def test_train_step_draws_levels_and_trains_the_gains(vr):
     assert float(metrics["finite"]) == 1.0 and np.isfinite(float(metrics["loss"]))
     assert float(jnp.max(jnp.abs(new.params[GAIN] - params[GAIN]))) > 0
     # the loss is mean_b(bpp_b + λ_b D_b): with every λ equal it is the fixed-λ loss
+    # (jlic.train.step.make_loss_fn) of the model at the levels the variable-rate loss drew
     from jlic.train.step import make_loss_fn as fixed_loss
 
     lam = 0.004
     vr_l, _ = make_loss_fn(model, aux=False)(params, x, jnp.full((3,), lam), jax.random.key(5))
-    key = jax.random.split(jax.random.key(5))[1]
-    idx = jax.random.randint(jax.random.split(jax.random.key(5))[0], (4,), 0, 3).astype(jnp.float32)
-    out = model.apply(params, x, train=True, rng=key, level=idx)
-    from jlic.train.loss import rate_distortion
+    level_key, noise_key = jax.random.split(jax.random.key(5))
+    idx = jax.random.randint(level_key, (4,), 0, 3).astype(jnp.float32)
 
-    np.testing.assert_allclose(float(vr_l), float(rate_distortion(out, x, lam)[0]), rtol=1e-5)
-    assert fixed_loss is not make_loss_fn
+    class AtDrawnLevels:
+        def apply(self, p, batch, train, rng):
+            return model.apply(p, batch, train=train, rng=rng, level=idx)
+
+    fixed_l, _ = fixed_loss(AtDrawnLevels(), aux=False)(params, x, lam, noise_key)
+    np.testing.assert_allclose(float(vr_l), float(fixed_l), rtol=1e-5)
+    other_l, _ = fixed_loss(AtDrawnLevels(), aux=False)(params, x, 2 * lam, noise_key)
+    assert abs(float(other_l) - float(vr_l)) > 1e-3 * abs(float(vr_l))  # the comparison sees λ
     assert list(eval_lambdas(LAMBDAS, 1).values()) == [0.0, 0.5, 1.0, 1.5, 2.0]
     assert list(eval_lambdas(LAMBDAS, 1))[::2] == list(LAMBDAS)

@@ -58,12 +58,19 @@ def test_damaged_newest_is_moved_aside_and_older_restores(tmp_path, damage):
 
 
 def test_wrong_tree_is_moved_aside(tmp_path):
+    """A newest checkpoint of another pytree is reported in one line and moved (whole) to
+    `ckpt.unrestorable/2-*`; step 1 restores."""
     d = tmp_path / "ckpt"
     with CheckpointManager(d) as mgr:
         mgr.save(1, _state(1), {"i": 1}, {})
         mgr.save(2, _state(2, width=5), {"i": 2}, {})  # another shape: does not restore into width 4
-    (_, _, meta), logs, _ = _restore(d)
-    assert meta["step"] == 1 and len(logs) == 1
+    (state, data, meta), logs, steps = _restore(d)
+    assert meta["step"] == 1 and data == {"i": 1} and steps == [1]
+    jax.tree.map(np.testing.assert_array_equal, state, _state(1))
+    assert len(logs) == 1 and "\n" not in logs[0] and "step 2 does not restore" in logs[0], logs
+    aside = list((tmp_path / "ckpt.unrestorable").iterdir())
+    assert len(aside) == 1 and aside[0].name.startswith("2-") and str(aside[0]) in logs[0]
+    assert _data_files(aside[0]) and not (d / "2").exists()  # moved with its data, not copied or emptied
 
 
 def test_none_restores_is_a_clear_error(tmp_path):

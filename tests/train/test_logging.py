@@ -34,8 +34,17 @@ def test_read_ignores_partial_line_and_truncate(tmp_path):
     assert read_jsonl(p) == [{"step": 1}]
 
 
-def test_progress_runs():
-    bar = Progress(total=4, disable=True)
+def test_progress_shows_steps_and_the_latest_mean_metrics(capsys):
+    """The bar counts steps to the total and shows loss, bpp and PSNR (means over λ); disabled, it prints
+    nothing."""
+    bar = Progress(total=4, disable=False)  # (None, the default, disables it off a terminal)
     for s in range(1, 5):
-        bar.update(s, {"loss": 1.0, "bpp": np.array([0.1, 0.2]), "psnr": 20.0})
+        bar.update(s, {"loss": 1.0 + s, "bpp": np.array([0.1, 0.2]), "psnr": 20.0})
     bar.close()
+    last = capsys.readouterr().err.replace("\n", "\r").split("\r")
+    last = [line for line in last if line.strip()][-1]
+    assert "4/4" in last and "loss=5," in last and "bpp=0.15," in last and "psnr=20" in last, last
+    quiet = Progress(total=4, disable=True)
+    quiet.update(4, {"loss": 1.0})
+    quiet.close()
+    assert capsys.readouterr().err == ""

@@ -30,9 +30,12 @@ def test_mesh_shape(devices, lambdas, batch, expect):
 
 
 def test_make_mesh_single_device():
-    mesh = make_mesh(3, 4)
+    """One device: a 1x1 ("lambda", "data") mesh holding it; by default, all devices in `mesh_shape`'s shape."""
+    one = jax.devices()[:1]
+    mesh = make_mesh(3, 4, devices=one)
     assert mesh.axis_names == ("lambda", "data")
-    assert mesh.devices.size == len(jax.devices()) or mesh.devices.size <= len(jax.devices())
+    assert mesh.devices.shape == (1, 1) and mesh.devices[0, 0] == one[0]
+    assert make_mesh(3, 4).devices.shape == mesh_shape(len(jax.devices()), 3, 4)
     with pytest.raises(ValueError, match="does not divide"):
         make_mesh(3, 4, shape=(2, 1), devices=jax.devices() * 2)
 

@@ -139,6 +139,7 @@ def test_kill_loop(tmp_path):
         if proc.returncode == 0:
             break
         assert time.time() - t0 < 3000, err[-2000:]
+    assert kills >= 20, f"the run finished after {kills} SIGKILLs, not the 20 this test is about"
     for lmbda in (0.001, 0.1):
         jax.tree.map(np.testing.assert_array_equal, _params(killed, lmbda), _params(tmp_path / "full", lmbda))
     assert _train_rows(killed) == _train_rows(tmp_path / "full")
