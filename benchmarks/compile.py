@@ -28,10 +28,14 @@ in sequential-sweep form (one λ model, `jlic.train.loop.build_programs`):
 - part `code` (`encode_*`, `decode_*`): a `jlic.coding.codec.Codec` of the model (freshly initialised params,
   `--image`, default Kodak's kodim01, 768x512) compresses and decompresses the image twice: `*_compile_s` is
   JAX's tracing + lowering + XLA compilation during the first call (`jax.monitoring` compile events),
-  `*_first_s` that call's wall, `*_run_s` the second call's wall (compiled programs, warm numba kernels),
+  `*_first_s` that call's wall, `*_run_s` the fastest later call's wall (compiled programs, warm numba
+  kernels; `*_first_cpu_s`, `*_run_cpu_s`: the process's CPU seconds of the first and second call),
   `*_programs` the XLA programs compiled, `*_hlo_instructions` the instructions of their optimised HLO
   (from an `--xla_dump_to` dump, whose writing is inside the compile seconds). Untrained weights give other
   symbols than a trained model but the same tensors and the same number of coding steps.
+
+`--cache`: each child runs twice with one fresh persistent compilation cache (`cache`: "cold", then "warm": a
+new process that loads the compiled programs, as a second `jlic decompress` or a resumed sweep would).
 
 `--opt-layouts tree,flat` measures each config with each optimizer-state layout (`jlic.train.state`:
 per-leaf Adam moments, or one raveled vector per label), alternately within each round, so the before/after
@@ -218,12 +222,14 @@ def _code(config: Any, model: Any, image_path: str, repeat: int) -> dict[str, An
         walls = []
         for i in range(1 + repeat):
             clock.reset()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             if part == "encode":
                 data = codec.compress(image)
             else:
                 out = codec.decompress(data)
             walls.append(time.perf_counter() - t)
+            if i <= 1:
+                rec[f"{part}_{('first', 'run')[i]}_cpu_s"] = round(time.process_time() - c, 2)
             if i == 0:
                 rec[f"{part}_compile_s"] = round(clock.seconds, 2)
                 rec[f"{part}_programs"] = clock.programs
@@ -393,14 +399,18 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def _run_child(spec: str, variant: str, layout: str | None, args: Any, r: int) -> dict[str, Any]:
-    """One (config, variant, optimizer layout) in a fresh subprocess; its record."""
+def _run_child(spec: str, variant: str, layout: str | None, args: Any, r: int, cache: str | None = None
+               ) -> dict[str, Any]:
+    """One (config, variant, optimizer layout) in a fresh subprocess; its record. `cache`: a persistent
+    compilation cache directory for the child (default: none)."""
     import tempfile
 
     import jax
 
     env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
     env.update(VARIANTS[variant])
+    if cache:  # jax reads its options from the environment; 0 s: every program is written
+        env.update({"JAX_COMPILATION_CACHE_DIR": cache, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"})
     load0, t = _load(), time.perf_counter()
     cmd = [sys.executable, "-m", "benchmarks.compile", "--child", spec, "--parts", args.parts,
            "--steps", str(args.steps)]
@@ -436,6 +446,8 @@ def main() -> None:
     ap.add_argument("--opt-layouts", default="", help="tree,flat: measure each config with each "
                     "optimizer-state layout (default: the config's)")
     ap.add_argument("--image", help="image of part code (default: Kodak's kodim01)")
+    ap.add_argument("--cache", action="store_true", help="run each child twice with one fresh persistent "
+                    "compilation cache: cold (writes it), then warm (a new process that loads the programs)")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per subprocess")
@@ -468,6 +480,8 @@ def main() -> None:
     if args.child:
         print(json.dumps(_child(args.child, parts, args.steps, args.child_layout, args.image)))
         return
+    import tempfile
+
     rows, commit = [], git_commit()
     specs = expand_specs(args.configs)
     layouts = [x for x in args.opt_layouts.split(",") if x] or [None]
@@ -475,16 +489,17 @@ def main() -> None:
         for spec in specs:
             for variant in args.variants.split(","):
                 for layout in layouts:
-                    rec = _run_child(spec, variant, layout, args, r)
-                    rec["commit"] = commit
-                    rows.append(rec)
-                    if not args.no_record:
-                        append_record("compile", rec)
-                    print(json.dumps(rec), flush=True)
-    cols = ("config", "variant", "opt_layout", "init_eager_s", "init_jit_s", "state_init_s", "compile_s",
-            "compile_cpu_s",
-            "hlo_instructions", "step_s", "encode_compile_s", "encode_run_s", "decode_compile_s",
-            "decode_run_s", "load_before")
+                    with tempfile.TemporaryDirectory(prefix="jlic-cache-") as cache:
+                        for state in ("cold", "warm") if args.cache else (None,):
+                            rec = _run_child(spec, variant, layout, args, r, cache if state else None)
+                            rec.update({"commit": commit, **({"cache": state} if state else {})})
+                            rows.append(rec)
+                            if not args.no_record:
+                                append_record("compile", rec)
+                            print(json.dumps(rec), flush=True)
+    cols = ("config", "variant", "opt_layout", "cache", "init_eager_s", "init_jit_s", "state_init_s",
+            "compile_s", "compile_cpu_s", "hlo_instructions", "step_s", "encode_compile_s", "encode_run_s",
+            "decode_compile_s", "decode_run_s", "load_before")
     print("\n" + " | ".join(cols))
     for rec in rows:
         cells = [rec.get(c, rec.get("error", "") if c == "compile_s" else "") for c in cols]
