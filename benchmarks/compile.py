@@ -354,10 +354,12 @@ def _layers(batch: int, steps: int, widen: int = 1, grow: int = 1) -> list[dict[
     return out
 
 
-def _guard(counts: list[int]) -> list[dict[str, Any]]:
+def _guard(counts: list[int], layouts: list[str]) -> list[dict[str, Any]]:
     """Compile seconds of the optimizer update plus the non-finite guard of the train step on `n` synthetic
-    (3, 3, 16, 24..30) leaves: `jlic.train.step.keep_if_finite` (one `isfinite` of the gradient norm) against
-    the per-leaf `isfinite` stack it replaced (2026-12-01), each followed by the per-leaf `where` keep."""
+    (3, 3, 16, 24..30) leaves: `jlic.train.step.keep_if_finite` (one `isfinite` of the gradient norm) with
+    each optimizer-state layout of `layouts` (`norm_<layout>_*`), against the per-leaf `isfinite` stack it
+    replaced (2026-12-01, `per_leaf_*`, tree layout), each followed by the per-leaf `where` keep; `*_cpu_s`:
+    the process's CPU seconds, `*_hlo`: optimised HLO instructions."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -368,10 +370,11 @@ def _guard(counts: list[int]) -> list[dict[str, Any]]:
     out = []
     for n in counts:
         params = {f"p{i}": jax.ShapeDtypeStruct((3, 3, 16, 24 + i % 7), jnp.float32) for i in range(n)}
-        opt = make_optimizer({"lr": 1e-3, "aux_lr": 1e-3, "clip_norm": 1.0})
-        state = jax.eval_shape(opt.init, params)
         rec = {"part": "guard", "leaves": n}
-        for guard in ("norm", "per_leaf"):
+        for guard, layout in [("norm", x) for x in layouts] + [("per_leaf", "tree")]:
+            opt = make_optimizer({"lr": 1e-3, "aux_lr": 1e-3, "clip_norm": 1.0}, layout)
+            state = jax.eval_shape(opt.init, params)
+
             def update(g, o, p, guard=guard, opt=opt):
                 u, o2 = opt.update(g, o, p)
                 p2 = optax.apply_updates(p, u)
@@ -381,9 +384,12 @@ def _guard(counts: list[int]) -> list[dict[str, Any]]:
                 return jax.tree.map(lambda a, b: jnp.where(finite, a, b), (p2, o2), (p, o))
 
             lowered = jax.jit(update).lower(params, state, params)
-            t = time.perf_counter()
-            lowered.compile()
-            rec[f"{guard}_compile_s"] = round(time.perf_counter() - t, 2)
+            name = f"norm_{layout}" if guard == "norm" else guard
+            t, c = time.perf_counter(), time.process_time()
+            compiled = lowered.compile()
+            rec[f"{name}_compile_s"] = round(time.perf_counter() - t, 2)
+            rec[f"{name}_compile_cpu_s"] = round(time.process_time() - c, 2)
+            rec[f"{name}_hlo"] = _hlo_instructions(compiled.as_text())
         out.append(rec)
         print(json.dumps(rec), flush=True)
     return out
@@ -462,8 +468,9 @@ def main() -> None:
     parts = args.parts.split(",")
     if args.guard:
         load0 = _load()
-        for rec in _guard([int(v) for v in args.guard.split(",")]):
-            rec.update({"load_before": load0, "load_after": _load(), "cpu": cpu_name(),
+        layouts = [x for x in args.opt_layouts.split(",") if x] or ["tree", "flat"]
+        for rec in _guard([int(v) for v in args.guard.split(",")], layouts):
+            rec.update({"load_before": load0, "load_after": _load(), "cpu": cpu_name(), "commit": git_commit(),
                         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
             if not args.no_record:
                 append_record("compile", rec)
