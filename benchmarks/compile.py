@@ -496,10 +496,12 @@ def main() -> None:
         for spec in specs:
             for variant in args.variants.split(","):
                 for layout in layouts:
+                    commit = git_commit()
                     with tempfile.TemporaryDirectory(prefix="jlic-cache-") as cache:
                         for state in ("cold", "warm") if args.cache else (None,):
                             rec = _run_child(spec, variant, layout, args, r, cache if state else None)
                             rec.update({"commit": commit, **({"cache": state} if state else {})})
+                            commit = git_commit()  # the code the next child imports
                             rows.append(rec)
                             if not args.no_record:
                                 append_record("compile", rec)

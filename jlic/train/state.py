@@ -5,11 +5,11 @@ clipping), the factorized models' `quantiles` with their own Adam learning rate 
 optimizer, folded into one step so nobody forgets it).
 
 Optimizer-state layout (`opt_layout`): "flat" (the default) runs each label's chain on ONE vector, its
-parameter leaves raveled (`optax.flatten`), so the update is a fixed number of ops instead of ~60 HLO ops per
-parameter leaf (MLIC++-CPU has 879 leaves); "tree" keeps Adam's moments as trees shaped like the parameters
-(every checkpoint written before 2026-12-07). Both give the same update up to float summation order (the
-clip's global norm); `convert_opt_state` turns one layout into the other, so a checkpoint of either
-resumes under either.
+parameter leaves raveled (`raveled`, as `optax.flatten`), so the update is a fixed number of ops instead of
+~60 HLO ops per parameter leaf (MLIC++-CPU has 879 leaves); "tree" keeps Adam's moments as trees shaped like
+the parameters (every checkpoint written before 2026-12-07). Both give the same update up to float summation
+order (the clip's global norm); `convert_opt_state` turns one layout into the other, so a checkpoint of
+either resumes under either.
 
 The network learning rate may follow a schedule (`lr_schedule`, see `lr_schedule`): constant (the default),
 or piecewise constant with decays at fractions of `num_steps` (Entroformer's x0.5 stage decay, MLIC++'s and
@@ -126,6 +126,23 @@ def opt_layout(config: Mapping[str, Any] | Any = None) -> str:
     return layout
 
 
+def raveled(inner: optax.GradientTransformation) -> optax.GradientTransformation:
+    """`inner` applied to one vector: the leaves of the params and updates, raveled in `jax.tree.leaves`
+    order (`jax.flatten_util.ravel_pytree`, as `optax.flatten` does, but a tree without leaves, e.g. a label
+    no parameter has, is an empty vector instead of an error)."""
+
+    def init(params: Any) -> Any:
+        return inner.init(jax.flatten_util.ravel_pytree(params)[0])
+
+    def update(updates: Any, state: Any, params: Any = None) -> tuple[Any, Any]:
+        flat, unravel = jax.flatten_util.ravel_pytree(updates)
+        flat_params = None if params is None else jax.flatten_util.ravel_pytree(params)[0]
+        flat, state = inner.update(flat, state, flat_params)
+        return unravel(flat), state
+
+    return optax.GradientTransformation(init, update)
+
+
 def make_optimizer(config: Mapping[str, Any] | Any = None, layout: str | None = None
                    ) -> optax.GradientTransformation:
     """Adam on network params (clipped at `clip_norm`, lr `lr_schedule(config)`) and Adam on quantiles
@@ -138,7 +155,7 @@ def make_optimizer(config: Mapping[str, Any] | Any = None, layout: str | None = 
         main = optax.chain(optax.clip_by_global_norm(clip), main)
     chains = {"main": main, "aux": optax.adam(_get(config, "aux_lr"))}
     if layout == "flat":
-        chains = {label: optax.flatten(tx) for label, tx in chains.items()}
+        chains = {label: raveled(tx) for label, tx in chains.items()}
     return optax.multi_transform(chains, param_labels)
 
 
@@ -150,7 +167,7 @@ def convert_opt_state(opt_state: Any, params: Any, config: Mapping[str, Any] | A
                       ) -> Any:
     """`opt_state` of layout `src` in layout `dst` (same values; `params`, concrete or abstract, of one
     model: vmap this over a stacked λ axis). Each moment tree of a "tree" state is one raveled vector of the
-    "flat" state, in `jax.tree.leaves` order (as `optax.flatten` ravels); counts are copied."""
+    "flat" state, in `jax.tree.leaves` order (as `raveled` ravels); counts are copied."""
     if src not in OPT_LAYOUTS or dst not in OPT_LAYOUTS:
         raise ValueError(f"opt layouts must be in {OPT_LAYOUTS}, got {src!r} -> {dst!r}")
     if src == dst:
