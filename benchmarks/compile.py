@@ -7,6 +7,7 @@
     python -m benchmarks.compile --configs elic2022_cpu --variants base,O1 --repeat 2
     python -m benchmarks.compile --configs bmshj2018_factorized:N=32 --parts init
     python -m benchmarks.compile --guard 100,200,400      # the train step's non-finite guard alone
+    python -m benchmarks.compile --guard 879 --opt-layouts tree,flat   # the update alone, both layouts
 
 Configs are `experiments/configs/<name>.py` (`name:K=V,...` overrides `model_kwargs`); `control` is the
 default config's size (N=32, M=48) with `mbt2018-mean`; `model:NAME` is registered model NAME at quality 3
@@ -371,7 +372,8 @@ def _guard(counts: list[int], layouts: list[str]) -> list[dict[str, Any]]:
     for n in counts:
         params = {f"p{i}": jax.ShapeDtypeStruct((3, 3, 16, 24 + i % 7), jnp.float32) for i in range(n)}
         rec = {"part": "guard", "leaves": n}
-        for guard, layout in [("norm", x) for x in layouts] + [("per_leaf", "tree")]:
+        for guard, layout in [("norm", x) for x in layouts if x != "per_leaf"] + [("per_leaf", "tree")] * (
+                "per_leaf" in layouts):
             opt = make_optimizer({"lr": 1e-3, "aux_lr": 1e-3, "clip_norm": 1.0}, layout)
             state = jax.eval_shape(opt.init, params)
 
@@ -468,7 +470,7 @@ def main() -> None:
     parts = args.parts.split(",")
     if args.guard:
         load0 = _load()
-        layouts = [x for x in args.opt_layouts.split(",") if x] or ["tree", "flat"]
+        layouts = [x for x in args.opt_layouts.split(",") if x] or ["tree", "flat", "per_leaf"]
         for rec in _guard([int(v) for v in args.guard.split(",")], layouts):
             rec.update({"load_before": load0, "load_after": _load(), "cpu": cpu_name(), "commit": git_commit(),
                         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
