@@ -26,7 +26,7 @@ in sequential-sweep form (one λ model, `jlic.train.loop.build_programs`):
   process's CPU seconds of that compilation, all threads); `hlo_instructions`:
   instructions of its optimised HLO;
 - `step_s`: median wall time of `--steps` steps after the first;
-- part `code` (`encode_*`, `decode_*`): a `jlic.coding.codec.Codec` of the model (freshly initialised params,
+- part `code` (`encode_*`, `decode_*`): a `jlic.codec.codec.Codec` of the model (freshly initialised params,
   `--image`, default Kodak's kodim01, 768x512) compresses and decompresses the image twice: `*_compile_s` is
   JAX's tracing + lowering + XLA compilation during the first call (`jax.monitoring` compile events),
   `*_first_s` that call's wall, `*_run_s` the fastest later call's wall (compiled programs, warm numba
@@ -202,7 +202,7 @@ def _code(config: Any, model: Any, image_path: str, repeat: int) -> dict[str, An
     """Compile and run seconds of encode and decode of one image (see the module docstring)."""
     import jax
 
-    from jlic.coding.codec import Codec
+    from jlic.codec.codec import Codec
     from jlic.data.image import read_image
 
     dump = os.environ.get("JLIC_BENCH_DUMP")
