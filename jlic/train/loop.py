@@ -300,13 +300,13 @@ class Programs(NamedTuple):
     init: Callable  # init(idx int32[G] or scalar) -> state
     step: Callable  # step(state, batch, step int32, lam f32[G] or scalar, idx) -> (state, metrics)
     model: Any = None
-    opt_layout: str = "flat"  # of the optimizer state (jlic.train.state.opt_layout)
+    opt_layout: str = "tree"  # of the optimizer state (jlic.train.state.opt_layout)
     state_template: Callable | None = None  # state_template(layout): abstract state, shardings, of `layout`
     migrate: Callable | None = None  # migrate(state, layout): a state of `layout` in `opt_layout`
 
     def restore_template(self, meta: dict[str, Any]) -> Any:
         """The abstract state (with shardings) a checkpoint with metadata `meta` was saved as; checkpoints
-        without "opt_layout" predate the flat layout ("tree")."""
+        without "opt_layout" predate the choice (they are "tree")."""
         return self.state_template(meta.get("opt_layout", "tree"))
 
 

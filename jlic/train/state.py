@@ -4,12 +4,13 @@ One optax transformation updates everything: the network and density parameters 
 clipping), the factorized models' `quantiles` with their own Adam learning rate (CompressAI's separate "aux"
 optimizer, folded into one step so nobody forgets it).
 
-Optimizer-state layout (`opt_layout`): "flat" (the default) runs each label's chain on ONE vector, its
-parameter leaves raveled (`raveled`, as `optax.flatten`), so the update is a fixed number of ops instead of
-~60 HLO ops per parameter leaf (MLIC++-CPU has 879 leaves); "tree" keeps Adam's moments as trees shaped like
-the parameters (every checkpoint written before 2026-12-07). Both give the same update up to float summation
-order (the clip's global norm); `convert_opt_state` turns one layout into the other, so a checkpoint of
-either resumes under either.
+Optimizer-state layout (`opt_layout`): "tree" (the default) keeps Adam's moments as trees shaped like the
+parameters; "flat" runs each label's chain on ONE vector, the parameter leaves raveled (`raveled`, as
+`optax.flatten`): ~4x fewer HLO instructions for the update, but on XLA:CPU it compiles SLOWER (the update
+and guard alone on 367 (3, 3, 16, 24-30) leaves: 20.8 against 5.3 CPU seconds, `python -m benchmarks.compile
+--guard 367,879 --opt-layouts tree,flat`; ELIC-CPU's whole step 58.8 against 58.3 CPU s), so it is not the
+default. Both give the same update up to float summation order (the clip's global norm);
+`convert_opt_state` turns one layout into the other, and a checkpoint of either resumes under either.
 
 The network learning rate may follow a schedule (`lr_schedule`, see `lr_schedule`): constant (the default),
 or piecewise constant with decays at fractions of `num_steps` (Entroformer's x0.5 stage decay, MLIC++'s and
@@ -34,7 +35,7 @@ Array = jax.Array
 
 DEFAULTS = {"lr": 1e-4, "aux_lr": 1e-3, "clip_norm": 1.0, "image_shape": (1, 256, 256, 3),
             "lr_schedule": "constant", "lr_boundaries": (), "lr_decay": (0.1,), "lr_warmup": 0.0,
-            "num_steps": 0, "opt_layout": "flat"}
+            "num_steps": 0, "opt_layout": "tree"}
 LR_SCHEDULES = ("constant", "step")
 OPT_LAYOUTS = ("flat", "tree")
 
