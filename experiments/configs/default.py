@@ -72,7 +72,7 @@ def get_config() -> ml_collections.ConfigDict:
     c.aux_lr = 1e-3
     c.clip_norm = 1.0
     # optimizer-state layout (jlic.train.state): "tree" (per-leaf Adam moments) or "flat" (one raveled vector
-    # per label: fewer HLO ops but a slower XLA:CPU compile); checkpoints of either resume under either
+    # per label: fewer HLO ops, compile gain not established); checkpoints of either resume under either
     c.opt_layout = "tree"
     # bookkeeping
     c.log_every = 25
