@@ -64,6 +64,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from benchmarks.records import append_record, cpu_name
@@ -355,12 +356,13 @@ def _layers(batch: int, steps: int, widen: int = 1, grow: int = 1) -> list[dict[
     return out
 
 
-def _guard(counts: list[int], layouts: list[str]) -> list[dict[str, Any]]:
+def _guard(counts: list[int], layouts: list[str]) -> Iterator[dict[str, Any]]:
     """Compile seconds of the optimizer update plus the non-finite guard of the train step on `n` synthetic
     (3, 3, 16, 24..30) leaves: `jlic.train.step.keep_if_finite` (one `isfinite` of the gradient norm) with
     each optimizer-state layout of `layouts` (`norm_<layout>_*`), against the per-leaf `isfinite` stack it
     replaced (2026-12-01, `per_leaf_*`, tree layout), each followed by the per-leaf `where` keep; `*_cpu_s`:
-    the process's CPU seconds, `*_hlo`: optimised HLO instructions."""
+    the process's CPU seconds, `*_hlo`: optimised HLO instructions. Yields one record per count (recorded
+    at once, so a stopped run keeps what it measured)."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -368,7 +370,6 @@ def _guard(counts: list[int], layouts: list[str]) -> list[dict[str, Any]]:
     from jlic.train.state import make_optimizer
     from jlic.train.step import keep_if_finite
 
-    out = []
     for n in counts:
         params = {f"p{i}": jax.ShapeDtypeStruct((3, 3, 16, 24 + i % 7), jnp.float32) for i in range(n)}
         rec = {"part": "guard", "leaves": n}
@@ -392,9 +393,7 @@ def _guard(counts: list[int], layouts: list[str]) -> list[dict[str, Any]]:
             rec[f"{name}_compile_s"] = round(time.perf_counter() - t, 2)
             rec[f"{name}_compile_cpu_s"] = round(time.process_time() - c, 2)
             rec[f"{name}_hlo"] = _hlo_instructions(compiled.as_text())
-        out.append(rec)
-        print(json.dumps(rec), flush=True)
-    return out
+        yield rec
 
 
 def _default_rule() -> str:
@@ -474,6 +473,7 @@ def main() -> None:
         for rec in _guard([int(v) for v in args.guard.split(",")], layouts):
             rec.update({"load_before": load0, "load_after": _load(), "cpu": cpu_name(), "commit": git_commit(),
                         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            print(json.dumps(rec), flush=True)
             if not args.no_record:
                 append_record("compile", rec)
         return
