@@ -6,12 +6,12 @@ optimizer, folded into one step so nobody forgets it).
 
 Optimizer-state layout (`opt_layout`): "tree" (the default) keeps Adam's moments as trees shaped like the
 parameters; "flat" runs each label's chain on ONE vector, the parameter leaves raveled (`raveled`, as
-`optax.flatten`): 35-41 % fewer optimised HLO instructions in ELIC-CPU's and Entroformer-CPU's steps, but no
-measured compile-time gain on XLA:CPU yet (2026-12-07, load 13-67: ELIC-CPU's step 58.8 vs 58.3 CPU s; the
-update alone gave 20.8 vs 5.3 CPU s at 367 leaves in one run and 11.1 vs 25.5 at 200 in another, so the
-noise exceeds the effect; `python -m benchmarks.compile --guard N --opt-layouts tree,flat` on an idle
-machine decides). Both give the same update up to float summation order (the clip's global norm);
-`convert_opt_state` turns one layout into the other, and a checkpoint of either resumes under either.
+`optax.flatten`): 35-41 % fewer optimised HLO instructions in ELIC-CPU's and Entroformer-CPU's steps, but
+on XLA:CPU the update alone compiled ~4x SLOWER (367 leaves: 20.8-23.3 against 5.3-6.6 CPU s, three runs,
+`python -m benchmarks.compile --guard 367,367 --opt-layouts tree,flat`, 2026-12-07 under load) and ELIC-CPU's
+whole step no faster (58.8 against 58.3 CPU s), so it is not the default. Both give the same update up to
+float summation order (the clip's global norm); `convert_opt_state` turns one layout into the other, and a
+checkpoint of either resumes under either.
 
 The network learning rate may follow a schedule (`lr_schedule`, see `lr_schedule`): constant (the default),
 or piecewise constant with decays at fractions of `num_steps` (Entroformer's x0.5 stage decay, MLIC++'s and
