@@ -7,9 +7,10 @@ optimizer, folded into one step so nobody forgets it).
 Optimizer-state layout (`opt_layout`): "tree" (the default) keeps Adam's moments as trees shaped like the
 parameters; "flat" runs each label's chain on ONE vector, the parameter leaves raveled (`raveled`, as
 `optax.flatten`): 35-41 % fewer optimised HLO instructions in ELIC-CPU's and Entroformer-CPU's steps, but
-on XLA:CPU the update alone compiled ~4x SLOWER (367 leaves: 20.8-23.3 against 5.3-6.6 CPU s, three runs,
-`python -m benchmarks.compile --guard 367,367 --opt-layouts tree,flat`, 2026-12-07 under load) and ELIC-CPU's
-whole step no faster (58.8 against 58.3 CPU s), so it is not the default. Both give the same update up to
+on XLA:CPU the update alone compiles ~4x SLOWER (367 leaves: 16.7 against 4.4 s at load ~3, and the same
+ratio in three runs under load; `python -m benchmarks.compile --guard 367 --opt-layouts tree,flat`) and
+ELIC-CPU's whole step compiled only 10 % faster (27.3 against 30.2 s, one pair) but ran 18 % slower (0.044
+against 0.037 s/step), so it is not the default. Both give the same update up to
 float summation order (the clip's global norm); `convert_opt_state` turns one layout into the other, and a
 checkpoint of either resumes under either.
 
