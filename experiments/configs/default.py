@@ -71,6 +71,9 @@ def get_config() -> ml_collections.ConfigDict:
     c.lr_warmup = 0.0
     c.aux_lr = 1e-3
     c.clip_norm = 1.0
+    # optimizer-state layout (jlic.train.state): "tree" (per-leaf Adam moments) or "flat" (one raveled vector
+    # per label: fewer HLO ops, compile gain not established); checkpoints of either resume under either
+    c.opt_layout = "tree"
     # bookkeeping
     c.log_every = 25
     c.checkpoint_every = 100

@@ -162,10 +162,13 @@ class CheckpointManager:
         self._mgr.reload()
         return dest
 
-    def restore_newest(self, state_template: Any, expect: dict[str, Any] | None = None,
-                       log: Callable[[str], None] | None = None) -> tuple[Any, Any, dict[str, Any]] | None:
+    def restore_newest(self, state_template: Any | Callable[[dict[str, Any]], Any],
+                       expect: dict[str, Any] | None = None, log: Callable[[str], None] | None = None
+                       ) -> tuple[Any, Any, dict[str, Any]] | None:
         """(state, data_state, meta) of the newest checkpoint that restores; None if there is none.
 
+        `state_template` may be a function of the checkpoint's metadata (e.g. the optimizer-state layout it
+        was saved with, `jlic.train.loop.Programs.restore_template`).
         `expect` ({key: value} that the checkpoint's metadata must hold, e.g. model name and config
         hash) is checked first: a checkpoint with other values raises :class:`CheckpointMismatchError`
         (it belongs to another run; nothing is moved). A checkpoint that fails to restore is reported
@@ -189,7 +192,8 @@ class CheckpointManager:
                             f"checkpoint {self.directory / str(step)} was written with {key} {meta[key]!r}, "
                             f"this run has {key} {want!r}: use another workdir (or the original config)")
                 try:
-                    state, data, meta = self.restore(step, state_template)
+                    template = state_template(meta) if callable(state_template) else state_template
+                    state, data, meta = self.restore(step, template)
                     return state, data, meta
                 except CheckpointMismatchError:
                     raise

@@ -218,7 +218,8 @@ def train_config(config: Any, stride: int) -> dict[str, Any]:
     `stride`-sized image, the smallest the model's layers accept; params do not depend on it)."""
     return {"lr": float(config.lr), "aux_lr": float(config.aux_lr), "clip_norm": float(config.clip_norm),
             "metric": config.metric, "image_shape": (1, stride, stride, 3), "num_steps": int(config.num_steps),
-            **{k: config.get(k) for k in ("lr_schedule", "lr_boundaries", "lr_decay", "lr_warmup")}}
+            **{k: config.get(k) for k in ("lr_schedule", "lr_boundaries", "lr_decay", "lr_warmup",
+                                          "opt_layout")}}
 
 
 def write_config(workdir: Any, config: Any) -> None:
@@ -308,6 +309,14 @@ class Programs(NamedTuple):
     init: Callable  # init(idx int32[G] or scalar) -> state
     step: Callable  # step(state, batch, step int32, lam f32[G] or scalar, idx) -> (state, metrics)
     model: Any = None
+    opt_layout: str = "tree"  # of the optimizer state (jlic.train.state.opt_layout)
+    state_template: Callable | None = None  # state_template(layout): abstract state, shardings, of `layout`
+    migrate: Callable | None = None  # migrate(state, layout): a state of `layout` in `opt_layout`
+
+    def restore_template(self, meta: dict[str, Any]) -> Any:
+        """The abstract state (with shardings) a checkpoint with metadata `meta` was saved as; checkpoints
+        without "opt_layout" predate the choice (they are "tree")."""
+        return self.state_template(meta.get("opt_layout", "tree"))
 
 
 def _init_program(init_fn: Callable, state_shape: Any, state_shard: Any, start: Any) -> Callable:
@@ -324,7 +333,7 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
     """jit-compiled init and train step (vmapped over a λ axis of `group_size` when `stacked`),
     with shardings on a ("lambda", "data") mesh; λ and model indexes are arguments, so every group reuses
     one compilation."""
-    from jlic.train.state import create_train_state
+    from jlic.train.state import convert_opt_state, create_train_state, opt_layout
     from jlic.train.step import make_train_step
 
     tcfg = train_config(config, int(model.stride))
@@ -357,8 +366,25 @@ def build_programs(config: Any, model: Any, group_size: int, stacked: bool) -> P
         def train_step(state, batch, step, lam, idx):
             return step_fn(state, batch, lam, step_rng(step, idx))
 
+    layout = opt_layout(tcfg)
+
+    def convert(state: Any, src: str, dst: str) -> Any:
+        one = lambda s: s.replace(opt_state=convert_opt_state(s.opt_state, s.params, tcfg, src, dst))
+        return (jax.vmap(one) if stacked else one)(state)
+
+    def state_template(src: str) -> Any:
+        shape = jax.eval_shape(lambda s: convert(s, layout, src), state_shape)
+        shard = (sharding.stacked_sharding if stacked else sharding.replicated_sharding)(mesh, shape)
+        return jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh), shape, shard)
+
+    def migrate(state: Any, src: str) -> Any:
+        if src == layout:
+            return state
+        return jax.jit(lambda s: convert(s, src, layout), out_shardings=state_shard)(state)
+
     return Programs(mesh, sharding.batch_sharding(mesh), state_shape, state_shard, init,
-                    jax.jit(train_step, out_shardings=(state_shard, None)), model)
+                    jax.jit(train_step, out_shardings=(state_shard, None)), model, layout, state_template,
+                    migrate)
 
 
 def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float], idx: list[int],
@@ -369,7 +395,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
     group_lambdas = [lambdas[i] for i in idx]
     num_steps, batch_size = int(config.num_steps), int(config.batch_size)
     log_every, ckpt_every = int(config.log_every), int(config.checkpoint_every)
-    state_shape, state_shard, batch_shard = progs.state_shape, progs.state_shard, progs.batch_shard
+    batch_shard = progs.batch_shard
     if stacked:
         lam_shard = sharding.lambda_sharding(progs.mesh)
         lam = jax.device_put(jnp.asarray(group_lambdas, jnp.float32), lam_shard)
@@ -386,11 +412,11 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
     try:
         start, data_state, pending = 0, None, []
         identity = {**run_identity(config, progs.model, group_lambdas), "mode": config.sweep_mode}
-        template = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
-                                state_shape, state_shard)
-        restored = mgr.restore_newest(template, expect=identity)
+        saved = {**identity, "opt_layout": progs.opt_layout}  # not checked on resume: either layout migrates
+        restored = mgr.restore_newest(progs.restore_template, expect=identity)
         if restored is not None:
             state, data_state, meta = restored
+            state = progs.migrate(state, meta.get("opt_layout", "tree"))  # a checkpoint of the other layout
             start = int(meta["step"])
             pending = _window_from_json(meta.get("pending_window", []))
             names = {VARIABLE_RATE} if vr else {lambda_name(x) for x in group_lambdas}
@@ -441,7 +467,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
             if is_ckpt:
                 if not _all_finite(state.params):
                     raise NonFiniteLossError(f"non-finite parameters at step {done}; not saving a checkpoint")
-                mgr.save(done, state, it.get_state(), identity)
+                mgr.save(done, state, it.get_state(), saved)
                 last_saved = done
                 logger.flush()  # on an object store: the logs up to this checkpoint are uploaded
                 timing.flush()
@@ -449,7 +475,7 @@ def _train_group(config: Any, progs: Programs, source: Any, lambdas: list[float]
                 if not is_log:  # keep the unfinished log window: the resumed run logs the same rows
                     pending, window = pending + _to_host(window), []
                 if last_saved != done:
-                    meta = {**identity, "pending_window": _window_to_json(pending)}
+                    meta = {**saved, "pending_window": _window_to_json(pending)}
                     mgr.save(done, state, it.get_state(), meta)
                 mgr.wait()
                 raise Interrupted(f"stopped by SIGTERM at step {done} of {name}; checkpoint saved in "
