@@ -82,3 +82,19 @@ class GcsServer:
     def close(self) -> None:
         self.stop()
         self._root.cleanup()
+
+
+def list_objects(bucket: str, prefix: str = "", timeout: float = 60) -> list[str]:
+    """Object names in `bucket` (through google-cloud-storage: no listing cache)."""
+    from google.cloud import storage
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    retry = DEFAULT_RETRY if timeout >= 60 else None  # polling: fail fast and ask again
+    blobs = storage.Client().list_blobs(bucket, prefix=prefix, timeout=timeout, retry=retry)
+    return sorted(b.name for b in blobs)
+
+
+def read_object(bucket: str, name: str) -> bytes:
+    from google.cloud import storage
+
+    return storage.Client().bucket(bucket).blob(name).download_as_bytes()

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.paths.conftest import list_objects, read_object
+
+from benchmarks.gcs_server import list_objects, read_object
 
 ROOT = Path(__file__).parents[2]
 STEPS, LOG, CKPT = 48, 4, 8

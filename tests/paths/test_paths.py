@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.paths.conftest import list_objects, read_object
 
+from benchmarks.gcs_server import list_objects, read_object
 from jlic import paths
 from jlic.train.workdir import ObjectLease, WorkdirLockedError, read_holder, take_workdir
 

@@ -69,7 +69,7 @@ def images(tmp_path_factory):
 @pytest.fixture(params=["local", "gcs"])
 def workdir_root(request, tmp_path):
     """Where the runs' workdirs go: a local folder, or a bucket on a real GCS server (the storage branch's
-    `bucket` / `gcs_server` fixtures, tests/paths/conftest.py; skipped until they are visible here)."""
+    `bucket` / `gcs_server` fixtures of tests/conftest.py)."""
     if request.param == "local":
         return str(tmp_path), None
     try:
