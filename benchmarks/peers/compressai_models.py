@@ -16,8 +16,10 @@ import numpy as np
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 SMALL = {"N": 16, "M": 24}  # M divisible by 3 keeps mbt2018's 10M/3, 8M/3 widths exact
 # Models whose small size is not SMALL: ELIC's groups keep the paper's proportions 1:1:2:4:12.
+# The MLIC family: 4 slices of 2 channels (CompressAI's keyword is slice_num, jlic's slices).
 SMALL_BY_MODEL = {"cheng2020-anchor": {"N": 16}, "cheng2020-attn": {"N": 16},
-                  "elic2022": {"N": 16, "M": 40, "groups": (2, 2, 4, 8, 24)}}
+                  "elic2022": {"N": 16, "M": 40, "groups": (2, 2, 4, 8, 24)},
+                  **{n: {"N": 16, "M": 8, "slice_num": 4} for n in ("mlic", "mlic-plus", "mlicpp")}}
 
 
 def test_image(size: int = 128) -> np.ndarray:
@@ -51,13 +53,15 @@ def make_compressai_model(name: str, seed: int = 0, steps: int = 3, relative_noi
     `relative_noise`: perturb each tensor by that fraction of its mean magnitude instead (deep full-size
     models: the default absolute noise is several times their 5x5 weights and blows the latents up);
     `lr`: Adam's learning rate (1e-3 moves a full-size model's 5x5 weights by several times their size)."""
+    import importlib
+
     import torch
-    from compressai import models as cm
 
     from jlic.interop.compressai import COMPRESSAI_CLASSES
 
     torch.manual_seed(seed)
-    cls = getattr(cm, COMPRESSAI_CLASSES[name])
+    module, _, cls_name = COMPRESSAI_CLASSES[name].rpartition(".")  # "mlic.MLIC": compressai.models.mlic
+    cls = getattr(importlib.import_module(".".join(filter(None, ("compressai.models", module)))), cls_name)
     kwargs = kwargs or SMALL_BY_MODEL.get(name, SMALL)
     net = cls(**{k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()})
     with torch.no_grad():

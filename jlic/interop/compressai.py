@@ -2,7 +2,9 @@
 
 Supported models (CompressAI zoo names = jlic registry names): bmshj2018-factorized, bmshj2018-hyperprior
 (Ballé et al. 2018, arXiv 1802.01436), mbt2018-mean, mbt2018 (Minnen et al. 2018, arXiv 1809.02736),
-cheng2020-anchor, cheng2020-attn (Cheng et al. 2020, arXiv 2001.01568), as soon as jlic registers them.
+cheng2020-anchor, cheng2020-attn (Cheng et al. 2020, arXiv 2001.01568), elic2022; from CompressAI's
+development line (1.2.9.dev0) mlic, mlic-plus (its `mlicplus`; arXiv 2211.07273) and mlicpp (arXiv
+2307.15421), whose networks sit inside latent codecs (key maps: `jlic.interop.compressai_keys`).
 
 The mapping is derived from the jlic model itself, not from a per-model key list: the jlic parameter tree is
 built abstractly (`jax.eval_shape`), and each leaf is named after CompressAI's `nn.Sequential` index
@@ -39,6 +41,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
+from jlic.interop.compressai_keys import KEY_MAPS, fusion_from_torch, fusion_to_torch, mlic_kwargs
 from jlic.models import registry
 from jlic.models.base import CompressionModel
 
@@ -53,6 +56,11 @@ COMPRESSAI_CLASSES = {
     "cheng2020-anchor": "Cheng2020Anchor",
     "cheng2020-attn": "Cheng2020Attention",
     "elic2022": "Elic2022Official",
+    # CompressAI's development line (1.2.9.dev0), classes of `compressai.models.mlic` (not re-exported);
+    # keys: jlic.interop.compressai_keys
+    "mlic": "mlic.MLIC",
+    "mlic-plus": "mlic.MLICPlus",
+    "mlicpp": "mlic.MLICPlusPlus",
 }
 
 # State_dict entries that are derived buffers, not parameters (suffix match).
@@ -61,6 +69,7 @@ _BUFFER_SUFFIXES = (
     "_reparam.pedestal", "_reparam.lower_bound.bound", "gaussian_conditional.scale_table",
     "gaussian_conditional.scale_bound", "gaussian_conditional.lower_bound_scale.bound", ".mask",
     "lower_bound_zqstep.bound",  # the vbr models' constant 0.5 (jlic.latent_codecs.gained.MIN_Z_STEP)
+    ".relative_position_index",  # window attention's constant offset index (jlic computes it)
 )
 _CDF_PRECISION = 16  # CompressAI's entropy_coder_precision
 
@@ -144,6 +153,10 @@ def infer_kwargs(name: str, sd: Mapping[str, np.ndarray]) -> dict[str, Any]:
     elif name == "elic2022":
         kwargs = _elic_kwargs(sd)
         sd = _elic_to_jlic_keys(sd)
+    elif name in KEY_MAPS:
+        sd = KEY_MAPS[name].to_jlic(sd)
+        module = registry.get(name).module  # only what differs from the constructor's defaults
+        kwargs = {k: v for k, v in mlic_kwargs(name, sd).items() if k in ("N", "M") or getattr(module, k) != v}
     else:
         kwargs = {"N": int(sd["g_a.0.weight"].shape[0]), "M": int(sd["g_a.6.weight"].shape[0])}
     num = sum(1 for k in sd if re.fullmatch(r"entropy_bottleneck\.matrices\.\d+", k))
@@ -221,6 +234,8 @@ def _torch_key(path: tuple[str, ...], classes: Mapping[tuple[str, ...], str],
     if path[0].startswith("entropy_bottleneck") and len(path) == 2:
         m = re.fullmatch(r"(matrix|bias|factor)_(\d+)", leaf)
         leaf = f"{_PLURAL[m.group(1)]}.{m.group(2)}" if m else leaf
+    elif leaf == "scale" and classes.get(path[:-1]) == "LayerNorm":
+        leaf = "weight"
     else:
         leaf = {"kernel": "weight"}.get(leaf, leaf)
     return ".".join([*parts, leaf])
@@ -233,6 +248,8 @@ def _convert_leaf(path: tuple[str, ...], value: np.ndarray, shape: tuple[int, ..
         value = value.transpose(2, 3, 0, 1) if transposed else value.transpose(2, 3, 1, 0)
     elif path[-1] == "kernel" and value.ndim == 2 and classes.get(path[:-1]) == "Dense":
         value = value.T  # nn.Linear (out, in) -> (in, out)
+    elif path[-1] == "fusion_kernel" and value.ndim == 4:
+        value = fusion_from_torch(value, shape)
     elif path[0].startswith("entropy_bottleneck") and value.size == int(np.prod(shape)):
         value = value.reshape(shape)  # biases/factors (C, out, 1) -> (C, out), quantiles (C, 1, 3) -> (C, 3)
     if tuple(value.shape) != tuple(shape):
@@ -248,6 +265,8 @@ def convert(model: CompressionModel, state_dict: Mapping[str, np.ndarray], stric
     """
     if model.name == "elic2022":
         state_dict = _elic_to_jlic_keys(state_dict)
+    elif model.name in KEY_MAPS:
+        state_dict = KEY_MAPS[model.name].to_jlic(state_dict)
     shapes, classes = _abstract_params(model)
     used: set[str] = set()
     missing: list[str] = []
@@ -291,6 +310,8 @@ def export_state_dict(model: CompressionModel, params: Params) -> dict[str, np.n
             v = v.transpose(2, 3, 0, 1) if transposed else v.transpose(3, 2, 0, 1)
         elif path[-1] == "kernel" and v.ndim == 2 and classes.get(path[:-1]) == "Dense":
             v = v.T
+        elif path[-1] == "fusion_kernel":
+            v = fusion_to_torch(v)
         elif path[0].startswith("entropy_bottleneck") and len(path) == 2 and path[-1] != "quantiles":
             v = v if path[-1].startswith("matrix_") else v[..., None]
         elif path[0].startswith("entropy_bottleneck") and path[-1] == "quantiles":
@@ -298,6 +319,8 @@ def export_state_dict(model: CompressionModel, params: Params) -> dict[str, np.n
         out[_torch_key(path, classes, _SEQUENTIAL_INDEX.get(model.name))] = np.ascontiguousarray(v)
 
     walk((), params)
+    if model.name in KEY_MAPS:
+        return KEY_MAPS[model.name].to_compressai(out)
     return _elic_to_compressai_keys(out) if model.name == "elic2022" else out
 
 
@@ -434,6 +457,8 @@ def import_compressai(name: str, source: str | Path | Mapping[str, Any] | Any, q
     params = convert(model, sd, strict=strict)
     if name == "elic2022":
         sd = _elic_to_jlic_keys(sd)
+    elif name in KEY_MAPS:
+        sd = KEY_MAPS[name].to_jlic(sd)
     st = sd.get("gaussian_conditional.scale_table")
     return Imported(model, params, compressai_tables(sd),
                     None if st is None or st.size == 0 else np.asarray(st, np.float32))

@@ -23,6 +23,9 @@ blocks, a 3x3 stride-2 conv; g_s: residual blocks, 3 sub-pixel upsampling blocks
 conv hyperprior with GELU. The coding lives in the latent codecs: one ChannelGroups of Checkerboards with
 context functions (`jlic.latent_codecs.checkerboard`); this file only composes networks.
 
+MLIC and MLIC+ (`jlic.models.mlic`) are this model with other context networks: they override
+`make_local_context`, `make_inter_contexts` and `make_intra_context`.
+
 Generalised sizes (for CPU-sized variants): `slices` slices of M/slices channels, the inter-slice context
 with one head per previous slice (head width M/slices; the official `slice_ch * k // 32` heads is the same
 at 32 channels per slice) and the fixed widths of the official code as arguments.
@@ -31,7 +34,7 @@ at 32 channels per slice) and the fixed widths of the official code as arguments
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -136,24 +139,28 @@ class Projection(nn.Module):
 
 
 class GlobalInterContext(nn.Module):
-    """Linear attention over all decoded slices (``heads`` heads), 5x5 reprojection to 3/2 out, skip + MLP."""
+    """Linear attention over all decoded slices (``heads`` heads), 5x5 reprojection to 3/2 out, skip + MLP.
+    ``attention``: MLIC++'s linear attention, or MLIC+'s full one (`jlic.layers.grid_attention`)."""
 
     heads: int
     out: int
+    attention: Callable[..., Array] = linear_attention
 
     @nn.compact
     def __call__(self, prev: Array) -> Array:
         q, k, v = (Projection(name=n)(prev) for n in ("queries", "keys", "values"))
-        att = Conv(self.out * 3 // 2, 5, 1, name="reprojection")(linear_attention(q, k, v, self.heads))
+        att = Conv(self.out * 3 // 2, 5, 1, name="reprojection")(self.attention(q, k, v, self.heads))
         return Conv(self.out, 1, 1, name="skip")(att) + PointwiseMlp(2 * self.out, self.out, name="mlp")(att)
 
 
 class GlobalIntraContext(nn.Module):
     """Linear attention with queries from the previous slice's non-anchors, keys from its anchors and values
     from the current slice's decoded anchors (the previous slice's anchor-to-non-anchor map applied to this
-    one); 5x5 reprojection to 2C and a residual MLP."""
+    one); 5x5 reprojection to 2C and a residual MLP. ``attention``: as `GlobalInterContext`, called with the
+    key (anchor) and query (non-anchor) masks."""
 
     heads: int = 2
+    attention: Callable[..., Array] = linear_attention
 
     @nn.compact
     def __call__(self, last: Array, anchors: Array) -> Array:
@@ -163,7 +170,7 @@ class GlobalIntraContext(nn.Module):
         q = Projection(name="queries")(last * (1 - am))
         k = Projection(name="keys")(last * am)
         v = Projection(name="values")(anchors)
-        att = Conv(2 * c, 5, 1, name="reprojection")(linear_attention(q, k, v, self.heads, a, ~a))
+        att = Conv(2 * c, 5, 1, name="reprojection")(self.attention(q, k, v, self.heads, a, ~a))
         return att + PointwiseMlp(4 * c, 2 * c, name="mlp")(att)
 
 
@@ -211,11 +218,39 @@ class Mlicpp(LatentCodecModel):
     local_heads: int = 2
     intra_heads: int = 2
     filters: tuple[int, ...] = (3, 3, 3, 3)
+    inter_head_width: int = 0
 
     def slice_channels(self) -> int:
         if self.M % self.slices:
             raise ValueError(f"MLIC++ needs M={self.M} divisible by slices={self.slices}")
         return self.M // self.slices
+
+    def inter_heads(self, k: int) -> int:
+        """Heads of the inter-slice context over k slices: one per slice (``inter_head_width=0``, the official
+        code), or CompressAI's ``C // inter_head_width`` (at least 1) lowered to a divisor of C = k * slice
+        channels (the same at 32 channels per slice and width 32)."""
+        if not self.inter_head_width:
+            return k
+        c = k * self.slice_channels()
+        heads = max(1, c // self.inter_head_width)
+        while c % heads:
+            heads -= 1
+        return heads
+
+    # The context networks; MLIC and MLIC+ (jlic.models.mlic) override these three.
+
+    def make_local_context(self) -> nn.Module:
+        """The non-anchors' context of a slice's decoded anchors (output 2 x slice channels)."""
+        return LocalContext(self.local_heads, self.window)
+
+    def make_inter_contexts(self) -> list[nn.Module]:
+        """The global inter-slice contexts of slices 1..n-1 (none: no such context)."""
+        s = self.slice_channels()
+        return [GlobalInterContext(self.inter_heads(k), 2 * s) for k in range(1, self.slices)]
+
+    def make_intra_context(self) -> nn.Module:
+        """The global intra-slice context of one slice k >= 1."""
+        return GlobalIntraContext(self.intra_heads)
 
     def setup(self):
         s, n = self.slice_channels(), self.slices
@@ -224,9 +259,9 @@ class Mlicpp(LatentCodecModel):
         self.h_a = HyperAnalysisMlic(self.N)
         self.h_s = HyperSynthesisMlic(self.M)
         self.channel_context = [ConvStack((*self.channel_widths, 4 * s), 3, gelu) for _ in range(1, n)]
-        self.global_inter_context = [GlobalInterContext(k, 2 * s) for k in range(1, n)]
-        self.global_intra_context = [GlobalIntraContext(self.intra_heads) for _ in range(1, n)]
-        self.local_context = [LocalContext(self.local_heads, self.window) for _ in range(n)]
+        self.global_inter_context = self.make_inter_contexts()
+        self.global_intra_context = [self.make_intra_context() for _ in range(1, n)]
+        self.local_context = [self.make_local_context() for _ in range(n)]
         ep = (*self.parameter_widths, 2 * s)
         self.entropy_parameters_anchor = [ConvStack(ep, 1, gelu) for _ in range(n)]
         self.entropy_parameters_nonanchor = [ConvStack(ep, 1, gelu) for _ in range(n)]
@@ -251,19 +286,25 @@ class Mlicpp(LatentCodecModel):
         """What both passes of slice k see: the hyperprior output, y_hat[<k] and its two contexts."""
         side = {"hyper": hyper, "prev": prev}
         if k:
-            side["inter"] = self.global_inter_context[k - 1](prev)
+            if self.global_inter_context:
+                side["inter"] = self.global_inter_context[k - 1](prev)
             side["channel"] = self.channel_context[k - 1](prev)
         return side
 
+    @staticmethod
+    def slice_contexts(side: dict[str, Array]) -> list[Array]:
+        """The inter-slice and channel contexts of a slice's side input, in the official order."""
+        return [side[n] for n in ("inter", "channel") if n in side]
+
     def anchor_params(self, k: int, side: dict[str, Array]) -> Array:
-        parts = [side["inter"], side["channel"], side["hyper"]] if k else [side["hyper"]]
+        parts = [*self.slice_contexts(side), side["hyper"]]
         return self.entropy_parameters_anchor[k](jnp.concatenate(parts, -1))
 
     def nonanchor_params(self, k: int, y_a: Array, side: dict[str, Array]) -> Array:
         parts = [self.local_context[k](y_a)]
         if k:
             last = side["prev"][..., -self.slice_channels():]
-            parts += [self.global_intra_context[k - 1](last, y_a), side["inter"], side["channel"]]
+            parts += [self.global_intra_context[k - 1](last, y_a), *self.slice_contexts(side)]
         return self.entropy_parameters_nonanchor[k](jnp.concatenate([*parts, side["hyper"]], -1))
 
     def lrp(self, net: nn.Module, hyper: Array, prev: Array, y_k: Array) -> Array:
@@ -276,9 +317,9 @@ class Mlicpp(LatentCodecModel):
         return self.lrp(self.lrp_nonanchor[k], hyper, prev, y_k) * jnp.asarray(nonanchor, y_k.dtype)[..., None]
 
 
-def parameter_count(**kwargs) -> int:
-    """Parameters of `Mlicpp(**kwargs)` (via `jax.eval_shape`, nothing allocated)."""
-    module = Mlicpp(**kwargs)
+def parameter_count(cls: type[Mlicpp] = Mlicpp, **kwargs) -> int:
+    """Parameters of `cls(**kwargs)` (MLIC++ or a variant; via `jax.eval_shape`, nothing allocated)."""
+    module = cls(**kwargs)
     shapes = jax.eval_shape(lambda key: module.init({"params": key, "noise": key}, jnp.zeros((1, 64, 64, 3)),
                                                     True)["params"], jax.random.PRNGKey(0))
     return sum(math.prod(x.shape) for x in jax.tree.leaves(shapes))

@@ -17,7 +17,8 @@ from jlic.interop import compressai as ci
 from jlic.models import registry
 
 ZOO = list(ci.COMPRESSAI_CLASSES)
-ZOO_FORWARD = [n for n in ZOO if n != "elic2022"]  # ELIC: tests/interop/test_compressai_elic.py
+MLIC_FAMILY = ("mlic", "mlic-plus", "mlicpp")  # tests/interop/test_compressai_mlic.py (the development line)
+ZOO_FORWARD = [n for n in ZOO if n != "elic2022" and n not in MLIC_FAMILY]  # ELIC: test_compressai_elic.py
 
 
 def _registered(name: str) -> None:
@@ -35,6 +36,10 @@ def _random_params(model, seed: int = 0):
 def _small(name: str):
     if name == "elic2022":  # the small groups are the default ones for M=40
         return registry.get(name, 3, N=SMALL_BY_MODEL[name]["N"], M=SMALL_BY_MODEL[name]["M"])
+    if name in MLIC_FAMILY:
+        small = SMALL_BY_MODEL[name]
+        return registry.get(name, 3, N=small["N"], M=small["M"], slices=small["slice_num"],
+                            **({"inter_head_width": 32} if name == "mlicpp" else {}))
     size = {"N": SMALL["N"], "M": SMALL["N"]} if name.startswith("cheng2020") else SMALL
     return registry.get(name, 3, **size)
 

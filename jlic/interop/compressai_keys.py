@@ -1,0 +1,156 @@
+"""Key maps between CompressAI models whose sub-networks sit inside latent codecs and jlic's flat names.
+
+CompressAI's development line (1.2.9.dev0) nests most networks of its newer models in latent codecs
+(`latent_codec.y.latent_codec.y3.lrp_anchor.lrp_transform.0.weight`); a jlic model keeps them as top-level
+children (`lrp_anchor_3/layer_0/kernel`, flat name `lrp_anchor_3.0.weight` as `jlic.interop.compressai`
+derives it). A `KeyMap` is an ordered list of prefix rules, used in both directions; ``{k}`` is the slice
+index (CompressAI's ``y{k}``) and, on jlic's side, ``{j}`` is ``k - 1`` (networks that exist from the second
+slice on, which jlic numbers from 0). Per-slice Gaussian-conditional buffers
+(`...y3.y.gaussian_conditional.*`) become the single `gaussian_conditional.*` jlic codes every slice with,
+after checking they are all equal.
+
+`MLIC_FAMILY`: MLIC, MLIC+ and MLIC++ (arXiv 2211.07273, 2307.15421) as `compressai.models.mlic` builds
+them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+_SLICE = "latent_codec.y.latent_codec.y{k}."
+_GAUSSIAN = re.compile(r"^latent_codec\.y\.latent_codec\.y(\d+)\.y\.gaussian_conditional\.(.+)$")
+
+
+def _pattern(template: str) -> tuple[re.Pattern, str | None]:
+    """A prefix template -> (regex matching it at the start of a key, the index placeholder or None)."""
+    name = "k" if "{k}" in template else "j" if "{j}" in template else None
+    regex = re.escape(template)
+    if name:
+        regex = regex.replace(re.escape("{" + name + "}"), r"(\d+)")
+    return re.compile("^" + regex), name
+
+
+@dataclass(frozen=True)
+class KeyMap:
+    """Ordered (CompressAI prefix, jlic flat prefix) rules; the first matching rule renames a key."""
+
+    rules: tuple[tuple[str, str], ...]
+
+    @staticmethod
+    def _apply(key: str, src: str, dst: str) -> str | None:
+        regex, name = _pattern(src)
+        m = regex.match(key)
+        if m is None:
+            return None
+        if name is None:
+            return dst + key[m.end():]
+        i = int(m.group(1))
+        k = i + 1 if name == "j" else i  # the slice index
+        return dst.format(k=k, j=k - 1) + key[m.end():]
+
+    def to_jlic(self, sd: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """CompressAI keys -> jlic flat names; per-slice Gaussian buffers merged into `gaussian_conditional.*`
+        (they must be equal); other keys are kept."""
+        out: dict[str, np.ndarray] = {}
+        gc: dict[str, dict[str, np.ndarray]] = {}
+        for key, v in sd.items():
+            if m := _GAUSSIAN.match(key):
+                gc.setdefault(m.group(1), {})[m.group(2)] = v
+                continue
+            for src, dst in self.rules:
+                if (new := self._apply(key, src, dst)) is not None:
+                    key = new
+                    break
+            out[key] = v
+        out.update(merge_slice_buffers(gc))
+        return out
+
+    def to_compressai(self, sd: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """jlic flat names -> CompressAI keys (parameters only)."""
+        out = {}
+        for key, v in sd.items():
+            for src, dst in self.rules:
+                if (new := self._apply(key, dst, src)) is not None:
+                    key = new
+                    break
+            out[key] = v
+        return out
+
+
+def merge_slice_buffers(gc: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """`{slice: {buffer: array}}` -> slice 0's buffers as `gaussian_conditional.*`; every slice must agree
+    (jlic codes all slices with one Gaussian table)."""
+    first = gc.get("0", {})
+    for g, bufs in gc.items():
+        for name, v in bufs.items():
+            if name not in first or np.shape(first[name]) != np.shape(v) or not np.array_equal(first[name], v):
+                raise ValueError(f"slice {g}'s Gaussian {name} differs from slice 0's (jlic codes every slice "
+                                 "with one Gaussian table)")
+    return {f"gaussian_conditional.{k}": v for k, v in first.items()}
+
+
+_LOCAL = _SLICE + "spatial_context_nonanchor."
+MLIC_FAMILY = KeyMap((
+    ("g_a.analysis_transform.", "g_a."),
+    ("g_s.synthesis_transform.", "g_s."),
+    ("latent_codec.h_a.reduction.", "h_a."),
+    ("latent_codec.h_s.increase.", "h_s."),
+    ("latent_codec.z.entropy_bottleneck.", "entropy_bottleneck."),
+    ("latent_codec.y.channel_context.y{k}.channel_part.fushion.", "channel_context_{j}."),
+    ("latent_codec.y.channel_context.y{k}.global_inter_part.", "global_inter_context_{j}."),
+    (_SLICE + "intra_channel_context_nonanchor.", "global_intra_context_{j}."),
+    (_SLICE + "entropy_parameters_anchor.fusion.", "entropy_parameters_anchor_{k}."),
+    (_SLICE + "entropy_parameters_nonanchor.fusion.", "entropy_parameters_nonanchor_{k}."),
+    (_SLICE + "lrp_anchor.lrp_transform.", "lrp_anchor_{k}."),
+    (_SLICE + "lrp_nonanchor.lrp_transform.", "lrp_nonanchor_{k}."),
+    (_LOCAL + "context.", "local_context_{k}."),  # MLIC: stacked convolutions
+    (_LOCAL + "qkv_proj.", "local_context_{k}.attn.qkv."),  # MLIC+ / MLIC++: window attention
+    (_LOCAL + "relative_position_table", "local_context_{k}.attn.relative_position_table"),
+    (_LOCAL + "fusion.weight", "local_context_{k}.fusion_kernel"),
+    (_LOCAL + "fusion.bias", "local_context_{k}.fusion_bias"),
+    (_LOCAL + "mlp.fc1.", "local_context_{k}.mlp_fc1."),
+    (_LOCAL + "mlp.fc2.", "local_context_{k}.mlp_fc2."),
+    (_LOCAL, "local_context_{k}."),  # norm1, norm2, proj
+))
+
+
+def mlic_kwargs(name: str, flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """N, M, slices and the local-context size of an MLIC-family state_dict (in jlic flat names)."""
+    slices = 0
+    while f"entropy_parameters_anchor_{slices}.0.weight" in flat:
+        slices += 1
+    kwargs: dict[str, Any] = {"N": int(flat["g_a.0.conv1.weight"].shape[0]),
+                              "M": int(flat["g_a.6.weight"].shape[0]), "slices": slices}
+    if name == "mlic":
+        layers = 0
+        while f"local_context_0.{2 * layers}.weight" in flat:
+            layers += 1
+        kwargs["local_layers"] = layers
+        kwargs["local_kernel"] = int(flat["local_context_0.0.weight"].shape[-1])
+    else:
+        side = math.isqrt(int(flat["local_context_0.attn.relative_position_table"].shape[0]))
+        kwargs["window"] = (side + 1) // 2
+    if name == "mlicpp":
+        kwargs["inter_head_width"] = 32  # CompressAI's head rule (jlic's default: one head per slice)
+    return kwargs
+
+
+def fusion_from_torch(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The window fusion of MLIC's local context: Conv2d weight (2C, C, w, w) -> jlic (w*w*C, 2C)."""
+    return value.transpose(2, 3, 1, 0).reshape(shape)
+
+
+def fusion_to_torch(value: np.ndarray) -> np.ndarray:
+    """The inverse of `fusion_from_torch`."""
+    c = value.shape[1] // 2
+    w = math.isqrt(value.shape[0] // c)
+    return value.reshape(w, w, c, 2 * c).transpose(3, 2, 0, 1)
+
+
+KEY_MAPS = {"mlic": MLIC_FAMILY, "mlic-plus": MLIC_FAMILY, "mlicpp": MLIC_FAMILY}
