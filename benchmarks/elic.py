@@ -1,9 +1,13 @@
-"""ELIC (He et al. 2022, arXiv 2203.10886) compress/decompress seconds per Kodak image: jlic vs CompressAI.
+"""ELIC (He et al. 2022, arXiv 2203.10886) compress/decompress seconds per Kodak image: jlic vs CompressAI;
+``--model mlic|mlic-plus|mlicpp``: the MLIC family (arXiv 2211.07273, 2307.15421) of CompressAI's
+development line (1.2.9.dev0, `compressai.models.mlic`), run from an environment that has it.
 
-Run: ``nice -n 10 python -m benchmarks.elic [--images kodim01.png,kodim07.png] [--repeats 2] [--no-record]``
+Run: ``nice -n 10 python -m benchmarks.elic [--model elic2022] [--images kodim01.png,kodim07.png]
+[--repeats 2] [--no-record]``
 
-* The same weights on both sides: CompressAI's ``Elic2022Official()`` (N=192, M=320, its random init, seed
-  0, ``update(force=True)``), imported into jlic with ``jlic.interop.compressai.import_compressai``; jlic
+* The same weights on both sides: CompressAI's ``Elic2022Official()`` (N=192, M=320; or the MLIC class at
+  its default size), its random init, seed 0, ``update(force=True)``, imported into jlic with
+  ``jlic.interop.compressai.import_compressai``; jlic
   codes with CompressAI's own integer CDF tables (so both code the same symbols with the same
   probabilities). Full 768x512 Kodak images (no padding needed).
 * jlic and CompressAI run alternately, image by image and repeat by repeat, in one process, so a load
@@ -11,7 +15,8 @@ Run: ``nice -n 10 python -m benchmarks.elic [--images kodim01.png,kodim07.png] [
   separately; steady-state figures are the minimum over ``--repeats``.
 * Reported: wall and process-CPU seconds (all threads), bytes of both, whether jlic's decoded latents equal
   the encoded ones, the largest pixel difference between the two decoded images, and the ratios jlic /
-  CompressAI (goal: decode <= 0.5). A JSON record is appended to ``benchmarks/results/elic-<date>.jsonl``.
+  CompressAI (goal: decode <= 0.5). A JSON record is appended to ``benchmarks/results/elic-<date>.jsonl``
+  (``<model>_coding-<date>.jsonl`` for the others).
 """
 
 from __future__ import annotations
@@ -50,21 +55,25 @@ def cpu_name() -> str:
         return platform.processor() or "unknown"
 
 
-def build(seed: int = 0):
-    """CompressAI's Elic2022Official (random init, tables updated) and its jlic import."""
+def build(name: str = "elic2022", seed: int = 0):
+    """CompressAI's model `name` at its default size (random init, tables updated) and its jlic import."""
+    import importlib
+
     import torch
-    from compressai.models.sensetime import Elic2022Official
 
-    from jlic.interop.compressai import import_compressai
+    from jlic.interop.compressai import COMPRESSAI_CLASSES, import_compressai
 
+    module, _, cls_name = ("sensetime.Elic2022Official" if name == "elic2022"
+                           else COMPRESSAI_CLASSES[name]).rpartition(".")
     torch.manual_seed(seed)
-    net = Elic2022Official().eval()
+    net = getattr(importlib.import_module(f"compressai.models.{module}"), cls_name)().eval()
     net.update(force=True)
-    return net, import_compressai("elic2022", net)
+    return net, import_compressai(name, net)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="elic2022", choices=("elic2022", "mlic", "mlic-plus", "mlicpp"))
     p.add_argument("--images", default="kodim01.png,kodim07.png", help="Kodak file names (comma-separated)")
     p.add_argument("--kodak", type=Path, default=KODAK)
     p.add_argument("--repeats", type=int, default=2)
@@ -75,13 +84,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from jlic.codec.codec import Codec
 
-    net, imp = build()
+    net, imp = build(args.model)
     codec = Codec(imp.model, imp.params, imp.tables)
     names = [n for n in args.images.split(",") if n]
     images = {n: np.asarray(Image.open(args.kodak / n).convert("RGB")) for n in names}
     load_before = os.getloadavg()
-    print(f"elic2022 N=192 M=320, {cpu_name()}, {os.cpu_count()} CPUs, load {load_before}, jax "
-          f"{jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)", flush=True)
+    print(f"{args.model} {dict(imp.model.kwargs)}, {cpu_name()}, {os.cpu_count()} CPUs, load {load_before}, "
+          f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads)", flush=True)
 
     first = {}
     w, _, (data, latents) = timed(lambda: codec.compress_with_latents(images[names[0]]))
@@ -140,16 +149,17 @@ def main(argv: list[str] | None = None) -> int:
           f"encode {mean['encode_wall']:.2f}x (wall), {mean['encode_cpu']:.2f}x (cpu); goal decode <= 0.5x",
           flush=True)
     if not args.no_record:
-        rec = {"benchmark": "elic", "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        bench = "elic" if args.model == "elic2022" else f"{args.model.replace('-', '_')}_coding"
+        rec = {"benchmark": bench, "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                "cpu": cpu_name(), "cpus": os.cpu_count(), "load_avg_before": load_before,
                "load_avg_after": os.getloadavg(),
                "note": "shared machine under load (other jobs running); jlic and CompressAI alternate",
-               "model": "elic2022 N=192 M=320 (CompressAI Elic2022Official random init, imported)",
+               "model": f"{args.model} {dict(imp.model.kwargs)} (CompressAI's class, random init, imported)",
                "tables": "CompressAI's (imported)", "repeats": args.repeats,
                "torch_threads": torch.get_num_threads(),
                "jax": jax.__version__, "torch": torch.__version__, "jlic_first_call_s": first,
                "images": per_image, "mean_ratios": mean}
-        print(f"appended to {append_record('elic', rec)}")
+        print(f"appended to {append_record(bench, rec)}")
     return 0
 
 
