@@ -20,8 +20,8 @@ scales then means):
 
 Transforms: Cheng2020's residual blocks with GELU and GDN/IGDN (g_a: 3 strided residual blocks, 3 residual
 blocks, a 3x3 stride-2 conv; g_s: residual blocks, 3 sub-pixel upsampling blocks, a sub-pixel conv), a 3x3
-conv hyperprior with GELU. The coding lives in the latent codecs: one ChannelGroups of Checkerboards with
-context functions (`jlic.latent_codecs.checkerboard`); this file only composes networks.
+conv hyperprior with GELU (`jlic.layers.hyper`). The coding lives in the latent codecs: one ChannelGroups of
+Checkerboards with context functions (`jlic.latent_codecs.checkerboard`); this file only composes networks.
 
 MLIC and MLIC+ (`jlic.models.mlic`) are this model with other context networks: they override
 `make_local_context`, `make_inter_contexts` and `make_intra_context`.
@@ -43,6 +43,7 @@ import jax.numpy as jnp
 from jlic.latent_codecs import ChannelGroups, Checkerboard, GaussianConditional
 from jlic.latent_codecs.checkerboard import anchor_mask
 from jlic.layers import ConvStack
+from jlic.layers.hyper import GeluHyperAnalysis, GeluHyperSynthesis, gelu
 from jlic.layers.linear_attention import DepthwiseConv, linear_attention
 from jlic.layers.window_attention import OverlappingWindowAttention, pair_mask
 from jlic.models.base import LatentCodecModel, factorized_hyperprior
@@ -54,11 +55,6 @@ from jlic.ops.initializers import fan_in_uniform, uniform
 Array = jax.Array
 
 PARITY = "odd"  # MLIC++'s anchors: (i + j) odd
-
-
-def gelu(x: Array) -> Array:
-    """PyTorch's default (exact, erf) GELU."""
-    return nn.gelu(x, approximate=False)
 
 
 class AnalysisMlic(nn.Module):
@@ -88,33 +84,6 @@ class SynthesisMlic(nn.Module):
             y = ResidualBlockUpsample(self.N, activation=gelu, name=f"layer_{2 * i + 1}")(y)
             y = ResidualBlock(self.N, activation=gelu, name=f"layer_{2 * i + 2}")(y)
         return SubpelConv(3, 2, name="layer_7")(y)
-
-
-class HyperAnalysisMlic(nn.Module):
-    """h_a: conv3x3 (M->N) GELU conv3x3 GELU conv3x3 s2 GELU conv3x3 GELU conv3x3 s2."""
-
-    N: int
-
-    @nn.compact
-    def __call__(self, y: Array) -> Array:
-        for i, s in enumerate((1, 1, 2, 1, 2)):
-            y = Conv(self.N, 3, s, name=f"layer_{2 * i}")(gelu(y) if i else y)
-        return y
-
-
-class HyperSynthesisMlic(nn.Module):
-    """h_s: conv3x3 (N->M) GELU subpel x2 GELU conv3x3 (->3M/2) GELU subpel x2 GELU conv3x3 (->2M)."""
-
-    M: int
-
-    @nn.compact
-    def __call__(self, z: Array) -> Array:
-        m, m3 = self.M, self.M * 3 // 2
-        z = gelu(Conv(m, 3, 1, name="layer_0")(z))
-        z = gelu(SubpelConv(m, 2, name="layer_2")(z))
-        z = gelu(Conv(m3, 3, 1, name="layer_4")(z))
-        z = gelu(SubpelConv(m3, 2, name="layer_6")(z))
-        return Conv(2 * m, 3, 1, name="layer_8")(z)
 
 
 class PointwiseMlp(nn.Module):
@@ -256,8 +225,8 @@ class Mlicpp(LatentCodecModel):
         s, n = self.slice_channels(), self.slices
         self.g_a = AnalysisMlic(self.N, self.M)
         self.g_s = SynthesisMlic(self.N, self.M)
-        self.h_a = HyperAnalysisMlic(self.N)
-        self.h_s = HyperSynthesisMlic(self.M)
+        self.h_a = GeluHyperAnalysis((self.N,) * 5)
+        self.h_s = GeluHyperSynthesis((self.M, self.M, self.M * 3 // 2, self.M * 3 // 2, 2 * self.M))
         self.channel_context = [ConvStack((*self.channel_widths, 4 * s), 3, gelu) for _ in range(1, n)]
         self.global_inter_context = self.make_inter_contexts()
         self.global_intra_context = [self.make_intra_context() for _ in range(1, n)]

@@ -5,8 +5,13 @@
 Needs the development line as the peer (`scripts/install_peers.sh --dev`, or any environment where
 `compressai.models.mlic` imports); skipped otherwise. Small models (N=16, M=8, 4 slices of 2 channels, the
 fixed context widths of the official code), every tensor perturbed and trained 3 Adam steps (the helpers of
-`compressai_models.py`), on 128x128 (forward) and 192x192 (coding) crops of kodim01: slow, the 8-step
-checkerboard coding compiles one program per step.
+`compressai_models.py`), then g_a's last convolution scaled x4 (at this width the briefly trained y
+rounds to 0 everywhere, which would code nothing; x4: 44 % non-zero symbols), on 128x128 (forward) and
+192x192 (coding) crops of kodim01: slow, the 8-step checkerboard coding compiles one program per step.
+
+Real bytes: the strings are tiny (9 CompressAI strings of 16-272 bytes on the 192x192 crop), so besides the
+1 % / 2 % of `compare_coding` each CompressAI string may carry 8 bytes of flush and 32-bit word padding
+(an all-zero string of 72 symbols takes 8 bytes); the measured sizes are printed.
 """
 
 from __future__ import annotations
@@ -21,13 +26,22 @@ from tests.interop.test_compressai_elic import compare_coding, compare_forward
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 SMALL = {"N": 16, "M": 8, "slice_num": 4}
 NAMES = ("mlic", "mlic-plus", "mlicpp")
+Y_GAIN = 4.0
+STRING_SLACK = 8
 
 
 @pytest.fixture(scope="module", params=NAMES)
 def small(request):
     pytest.importorskip("torch")
     pytest.importorskip("compressai.models.mlic", reason="needs CompressAI's development line (1.2.9.dev0)")
+    import torch
+
     net = make_compressai_model(request.param, **SMALL)
+    with torch.no_grad():
+        last = net.g_a.analysis_transform[6]
+        last.weight.mul_(Y_GAIN)
+        last.bias.mul_(Y_GAIN)
+    net.update(force=True)
     return net, ci.import_compressai(request.param, net)
 
 
@@ -51,4 +65,4 @@ def test_forward_matches_compressai(small):
 
 
 def test_real_bytes_and_decoding_match_compressai(small):
-    print(compare_coding(*small, test_image(192)))
+    print(compare_coding(*small, test_image(192), string_slack=STRING_SLACK))
