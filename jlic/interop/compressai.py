@@ -3,8 +3,9 @@
 Supported models (CompressAI zoo names = jlic registry names): bmshj2018-factorized, bmshj2018-hyperprior
 (Ballé et al. 2018, arXiv 1802.01436), mbt2018-mean, mbt2018 (Minnen et al. 2018, arXiv 1809.02736),
 cheng2020-anchor, cheng2020-attn (Cheng et al. 2020, arXiv 2001.01568), elic2022; from CompressAI's
-development line (1.2.9.dev0) mlic, mlic-plus (its `mlicplus`; arXiv 2211.07273) and mlicpp (arXiv
-2307.15421), whose networks sit inside latent codecs (key maps: `jlic.interop.compressai_keys`).
+development line (1.2.9.dev0) mlic, mlic-plus (its `mlicplus`; arXiv 2211.07273), mlicpp (arXiv
+2307.15421), stf and stf-wacnn (arXiv 2203.08450), whose networks sit inside latent codecs (key maps:
+`jlic.interop.compressai_keys`).
 
 The mapping is derived from the jlic model itself, not from a per-model key list: the jlic parameter tree is
 built abstractly (`jax.eval_shape`), and each leaf is named after CompressAI's `nn.Sequential` index
@@ -19,8 +20,8 @@ built abstractly (`jax.eval_shape`), and each leaf is named after CompressAI's `
 
 Files are read with `torch.load(..., weights_only=True)`: no code in the file is executed. Old checkpoint key
 names are renamed as CompressAI does (`module.` prefix, `entropy_bottleneck._matrices.K`/`_matrixK` ->
-`matrices.K`, `.downsample.` -> `.skip.`). Every array of the state_dict must be used (or be a known buffer),
-and every jlic leaf must be found, so an architecture mismatch fails loudly.
+`matrices.K`, `.downsample.weight` -> `.skip.weight`). Every array of the state_dict must be used (or be a
+known buffer), and every jlic leaf must be found, so an architecture mismatch fails loudly.
 
 CompressAI checkpoints also carry their integer CDF tables (`_quantized_cdf`, `_offset`, `_cdf_length`, after
 `update()`); they have jlic's table layout (support, escape, end point), so `compressai_tables` turns them into
@@ -41,7 +42,7 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from jlic.interop.compressai_keys import KEY_MAPS, fusion_from_torch, fusion_to_torch, mlic_kwargs
+from jlic.interop.compressai_keys import KEY_MAPS, fusion_from_torch, fusion_to_torch, model_kwargs
 from jlic.models import registry
 from jlic.models.base import CompressionModel
 
@@ -61,6 +62,8 @@ COMPRESSAI_CLASSES = {
     "mlic": "mlic.MLIC",
     "mlic-plus": "mlic.MLICPlus",
     "mlicpp": "mlic.MLICPlusPlus",
+    "stf": "stf.SymmetricalTransFormer",
+    "stf-wacnn": "stf.WACNN",
 }
 
 # State_dict entries that are derived buffers, not parameters (suffix match).
@@ -132,7 +135,7 @@ def rename_keys(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {}
     for key, value in state_dict.items():
         k = key[len("module."):] if key.startswith("module.") else key
-        k = k.replace(".downsample.", ".skip.")
+        k = re.sub(r"\.downsample\.(weight|bias)$", r".skip.\1", k)  # a conv's; not STF's `downsample.norm.*`
         m = _OLD_EB.match(k)
         if m:
             k = f"{m.group(1)}.{m.group(2) or _PLURAL[m.group(3)]}.{m.group(4)}"
@@ -156,7 +159,7 @@ def infer_kwargs(name: str, sd: Mapping[str, np.ndarray]) -> dict[str, Any]:
     elif name in KEY_MAPS:
         sd = KEY_MAPS[name].to_jlic(sd)
         module = registry.get(name).module  # only what differs from the constructor's defaults
-        kwargs = {k: v for k, v in mlic_kwargs(name, sd).items() if k in ("N", "M") or getattr(module, k) != v}
+        kwargs = {k: v for k, v in model_kwargs(name, sd).items() if k in ("N", "M") or getattr(module, k) != v}
     else:
         kwargs = {"N": int(sd["g_a.0.weight"].shape[0]), "M": int(sd["g_a.6.weight"].shape[0])}
     num = sum(1 for k in sd if re.fullmatch(r"entropy_bottleneck\.matrices\.\d+", k))

@@ -9,8 +9,9 @@ slice on, which jlic numbers from 0). Per-slice Gaussian-conditional buffers
 (`...y3.y.gaussian_conditional.*`) become the single `gaussian_conditional.*` jlic codes every slice with,
 after checking they are all equal.
 
-`MLIC_FAMILY`: MLIC, MLIC+ and MLIC++ (arXiv 2211.07273, 2307.15421) as `compressai.models.mlic` builds
-them.
+`MLIC`, `MLIC_WINDOW`: MLIC, and MLIC+ / MLIC++ (arXiv 2211.07273, 2307.15421) as `compressai.models.mlic`
+builds them (a rule list is unambiguous both ways only per local-context kind); `STF`, `WACNN`: STF and
+WACNN (arXiv 2203.08450) as `compressai.models.stf` builds them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 _SLICE = "latent_codec.y.latent_codec.y{k}."
-_GAUSSIAN = re.compile(r"^latent_codec\.y\.latent_codec\.y(\d+)\.y\.gaussian_conditional\.(.+)$")
+_GAUSSIAN = re.compile(r"^latent_codec\.y\.latent_codec\.y(\d+)\.(?:y\.)?gaussian_conditional\.(.+)$")
 
 
 def _pattern(template: str) -> tuple[re.Pattern, str | None]:
@@ -38,9 +39,11 @@ def _pattern(template: str) -> tuple[re.Pattern, str | None]:
 
 @dataclass(frozen=True)
 class KeyMap:
-    """Ordered (CompressAI prefix, jlic flat prefix) rules; the first matching rule renames a key."""
+    """Ordered (CompressAI prefix, jlic flat prefix) rules; the first matching rule renames a key. Then each
+    (CompressAI, jlic) pair of `infixes` is replaced anywhere in the key."""
 
     rules: tuple[tuple[str, str], ...]
+    infixes: tuple[tuple[str, str], ...] = ()
 
     @staticmethod
     def _apply(key: str, src: str, dst: str) -> str | None:
@@ -67,6 +70,8 @@ class KeyMap:
                 if (new := self._apply(key, src, dst)) is not None:
                     key = new
                     break
+            for src, dst in self.infixes:
+                key = key.replace(src, dst)
             out[key] = v
         out.update(merge_slice_buffers(gc))
         return out
@@ -79,6 +84,8 @@ class KeyMap:
                 if (new := self._apply(key, dst, src)) is not None:
                     key = new
                     break
+            for src, dst in self.infixes:
+                key = key.replace(dst, src)
             out[key] = v
         return out
 
@@ -96,7 +103,7 @@ def merge_slice_buffers(gc: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str,
 
 
 _LOCAL = _SLICE + "spatial_context_nonanchor."
-MLIC_FAMILY = KeyMap((
+_MLIC_COMMON = (
     ("g_a.analysis_transform.", "g_a."),
     ("g_s.synthesis_transform.", "g_s."),
     ("latent_codec.h_a.reduction.", "h_a."),
@@ -109,8 +116,11 @@ MLIC_FAMILY = KeyMap((
     (_SLICE + "entropy_parameters_nonanchor.fusion.", "entropy_parameters_nonanchor_{k}."),
     (_SLICE + "lrp_anchor.lrp_transform.", "lrp_anchor_{k}."),
     (_SLICE + "lrp_nonanchor.lrp_transform.", "lrp_nonanchor_{k}."),
-    (_LOCAL + "context.", "local_context_{k}."),  # MLIC: stacked convolutions
-    (_LOCAL + "qkv_proj.", "local_context_{k}.attn.qkv."),  # MLIC+ / MLIC++: window attention
+)
+MLIC = KeyMap((*_MLIC_COMMON, (_LOCAL + "context.", "local_context_{k}.")))  # stacked convolutions
+MLIC_WINDOW = KeyMap((  # MLIC+ / MLIC++: the window-attention local context
+    *_MLIC_COMMON,
+    (_LOCAL + "qkv_proj.", "local_context_{k}.attn.qkv."),
     (_LOCAL + "relative_position_table", "local_context_{k}.attn.relative_position_table"),
     (_LOCAL + "fusion.weight", "local_context_{k}.fusion_kernel"),
     (_LOCAL + "fusion.bias", "local_context_{k}.fusion_bias"),
@@ -153,4 +163,66 @@ def fusion_to_torch(value: np.ndarray) -> np.ndarray:
     return value.reshape(w, w, c, 2 * c).transpose(3, 2, 0, 1)
 
 
-KEY_MAPS = {"mlic": MLIC_FAMILY, "mlic-plus": MLIC_FAMILY, "mlicpp": MLIC_FAMILY}
+_CHANNELWISE = (  # the entropy model of STF / WACNN (jlic.models.channelwise's names)
+    ("latent_codec.h_a.", "h_a."),
+    ("latent_codec.h_s.h_mean_s.", "h_mean_s."),
+    ("latent_codec.h_s.h_scale_s.", "h_scale_s."),
+    ("latent_codec.z.entropy_bottleneck.", "entropy_bottleneck."),
+    ("latent_codec.y.channel_context.y{k}.mean_cc.", "cc_mean_transforms_{k}."),
+    ("latent_codec.y.channel_context.y{k}.scale_cc.", "cc_scale_transforms_{k}."),
+    (_SLICE + "lrp_transform.", "lrp_transforms_{k}."),
+)
+WACNN = KeyMap(_CHANNELWISE, infixes=((".conv_b.0.attn.attn.", ".conv_b.0.attn."),))
+STF = KeyMap((
+    ("patch_embed.", "g_a.patch_embed."),
+    ("layers.{k}.downsample.", "g_a.layers_{k}.downsample."),
+    ("layers.{k}.blocks.", "g_a.layers_{k}."),
+    ("syn_layers.{k}.downsample.", "g_s.syn_layers_{k}.downsample."),
+    ("syn_layers.{k}.blocks.", "g_s.syn_layers_{k}."),
+    ("end_conv.", "g_s.end_conv."),
+    *_CHANNELWISE,
+))
+
+
+def _count(flat: Mapping[str, np.ndarray], template: str) -> int:
+    n = 0
+    while template.format(n) in flat:
+        n += 1
+    return n
+
+
+def channelwise_kwargs(flat: Mapping[str, np.ndarray], m: int) -> dict[str, Any]:
+    """Slices and support slices of an STF / WACNN entropy model with M = `m` (jlic flat names)."""
+    slices = _count(flat, "cc_mean_transforms_{}.0.weight")
+    widest = max(int(flat[f"cc_mean_transforms_{k}.0.weight"].shape[1]) for k in range(slices))
+    return {"num_slices": slices, "max_support_slices": (widest - m) // (m // slices)}
+
+
+def wacnn_kwargs(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    n, m = int(flat["g_a.0.weight"].shape[0]), int(flat["g_a.7.weight"].shape[0])
+    return {"N": n, "M": m, **channelwise_kwargs(flat, m)}
+
+
+def stf_kwargs(flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    proj = flat["g_a.patch_embed.proj.weight"]
+    stages = _count(flat, "g_a.layers_{}.0.norm1.weight")
+    depths = tuple(_count(flat, f"g_a.layers_{i}.{{}}.norm1.weight") for i in range(stages))
+    tables = [flat[f"g_a.layers_{i}.0.attn.relative_position_bias_table"] for i in range(stages)]
+    heads = tuple(int(t.shape[1]) for t in tables)
+    side = math.isqrt(int(tables[0].shape[0]))
+    e = int(proj.shape[0])
+    m = e * 2 ** (stages - 1)
+    return {"N": m // 2, "M": m, "embed_dim": e, "patch": int(proj.shape[-1]), "depths": depths, "heads": heads,
+            "window": (side + 1) // 2, **channelwise_kwargs(flat, m)}
+
+
+KEY_MAPS = {"mlic": MLIC, "mlic-plus": MLIC_WINDOW, "mlicpp": MLIC_WINDOW, "stf-wacnn": WACNN, "stf": STF}
+
+
+def model_kwargs(name: str, flat: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """Constructor arguments of jlic model `name` read off a state_dict in jlic flat names."""
+    if name == "stf":
+        return stf_kwargs(flat)
+    if name == "stf-wacnn":
+        return wacnn_kwargs(flat)
+    return mlic_kwargs(name, flat)

@@ -32,7 +32,8 @@ Array = jax.Array
 
 
 def partition(x: Array, window: int) -> Array:
-    """(B, H, W, C) -> (B * nW, w*w, C), windows in raster order per image (timm's `window_partition`)."""
+    """(B, H, W, C) -> (B * nW, w*w, C), windows in raster order per image (timm's `window_partition`); jax
+    or numpy arrays."""
     b, h, w, c = x.shape
     x = x.reshape(b, h // window, window, w // window, window, c).transpose(0, 1, 3, 2, 4, 5)
     return x.reshape(-1, window * window, c)
@@ -52,7 +53,7 @@ def shift_mask(h: int, w: int, window: int, shift: int) -> np.ndarray:
     for i, rows in enumerate(cuts):
         for j, cols in enumerate(cuts):
             regions[rows, cols] = 3 * i + j
-    ids = np.asarray(partition(jnp.asarray(regions)[None, :, :, None], window))[..., 0]  # (nW, w*w)
+    ids = partition(regions[None, :, :, None], window)[..., 0]  # (nW, w*w), numpy
     return np.where(ids[:, None, :] != ids[:, :, None], MASKED, 0.0).astype(np.float32)
 
 
@@ -100,9 +101,17 @@ class SwinBlock(nn.Module):
         c = x.shape[-1]
         x = x + WindowAttention(self.heads, self.window, self.shift, name="attn")(
             nn.LayerNorm(epsilon=1e-5, name="norm1")(x))
-        y = nn.LayerNorm(epsilon=1e-5, name="norm2")(x)
-        y = nn.Dense(int(c * self.mlp_ratio), name="mlp_fc1")(y)
-        return x + nn.Dense(c, name="mlp_fc2")(gelu(y))
+        return x + Mlp(int(c * self.mlp_ratio), name="mlp")(nn.LayerNorm(epsilon=1e-5, name="norm2")(x))
+
+
+class Mlp(nn.Module):
+    """fc1 (-> hidden) -> GELU -> fc2 (-> C) (timm's `Mlp`)."""
+
+    hidden: int
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        return nn.Dense(x.shape[-1], name="fc2")(gelu(nn.Dense(self.hidden, name="fc1")(x)))
 
 
 class PatchMerging(nn.Module):

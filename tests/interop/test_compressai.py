@@ -11,14 +11,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks.peers.compressai_models import SMALL, SMALL_BY_MODEL, test_image, to_torch
+from benchmarks.peers.compressai_models import SMALL, SMALL_BY_MODEL, jlic_kwargs, test_image, to_torch
 from jlic.commands import import_compressai as import_cmd
 from jlic.interop import compressai as ci
 from jlic.models import registry
 
 ZOO = list(ci.COMPRESSAI_CLASSES)
-MLIC_FAMILY = ("mlic", "mlic-plus", "mlicpp")  # tests/interop/test_compressai_mlic.py (the development line)
-ZOO_FORWARD = [n for n in ZOO if n != "elic2022" and n not in MLIC_FAMILY]  # ELIC: test_compressai_elic.py
+# CompressAI's development line (1.2.9.dev0): tests/interop/test_compressai_mlic.py, test_compressai_stf.py
+DEV_LINE = ("mlic", "mlic-plus", "mlicpp", "stf", "stf-wacnn")
+ZOO_FORWARD = [n for n in ZOO if n != "elic2022" and n not in DEV_LINE]  # ELIC: test_compressai_elic.py
 
 
 def _registered(name: str) -> None:
@@ -36,10 +37,8 @@ def _random_params(model, seed: int = 0):
 def _small(name: str):
     if name == "elic2022":  # the small groups are the default ones for M=40
         return registry.get(name, 3, N=SMALL_BY_MODEL[name]["N"], M=SMALL_BY_MODEL[name]["M"])
-    if name in MLIC_FAMILY:
-        small = SMALL_BY_MODEL[name]
-        return registry.get(name, 3, N=small["N"], M=small["M"], slices=small["slice_num"],
-                            **({"inter_head_width": 32} if name == "mlicpp" else {}))
+    if name in DEV_LINE:
+        return registry.get(name, 3, **jlic_kwargs(name))
     size = {"N": SMALL["N"], "M": SMALL["N"]} if name.startswith("cheng2020") else SMALL
     return registry.get(name, 3, **size)
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jlic.interop import compressai as ci
 from benchmarks.peers.compressai_models import make_compressai_model, test_image
+from jlic.interop import compressai as ci
 from tests.interop.test_compressai_elic import compare_coding, compare_forward
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
