@@ -1,6 +1,6 @@
 """MLIC and MLIC+ (arXiv 2211.07273): the published sizes have exactly the parameters of CompressAI's
 development line. Equivalence with it (forward, likelihoods, real bytes, decoding):
-tests/interop/test_compressai_mlic.py (slow, needs the development line as the peer)."""
+tests/interop/test_compressai_devline.py (slow, needs the development line as the peer)."""
 
 from __future__ import annotations
 
