@@ -17,7 +17,4 @@ from experiments.configs.mlicpp_cpu import CPU_MODEL
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.name = "jlic mlic (CPU-sized)"
-    c.workdir = "runs/mlic-cpu"
-    return default.cpu_sized(c, "mlic", {**CPU_MODEL, "M": 24}, "paper-mlic")
+    return default.cpu_sized(default.get_config(), "mlic", {**CPU_MODEL, "M": 24}, "paper-mlic")

@@ -1,8 +1,8 @@
 """mlic-plus (Jiang et al. 2023, arXiv 2211.07273): MLIC+ as CompressAI's development line builds it (its
 `mlicplus`: N=192, M=320, 10 slices of 32 channels x 2 checkerboard passes; channel context, window-attention
 local context, full-attention global inter- and intra-slice contexts, LRP after each pass; 83,501,408
-parameters, the same count as `compressai.models.mlic.MLICPlus()` and as MLIC++, whose linear attention has
-the same weights), MSE, 6 λ.
+parameters, the count of `compressai.models.mlic.MLICPlus()` and of MLIC++, whose linear attention has the
+same weights), MSE, 6 λ.
 
 Paper recipe: as `experiments/configs/mlic.py`; published Kodak curve `paper-mlic-plus` (BD-rate -11.39 %
 vs VTM-17.0, the MLIC README).
@@ -20,13 +20,9 @@ from __future__ import annotations
 
 import ml_collections
 
-from experiments.configs import mlicpp
+from experiments.configs import default, mlicpp
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = mlicpp.get_config()
-    c.name = "jlic mlic-plus"
-    c.workdir = "runs/mlic-plus"
-    c.model = "mlic-plus"
-    c.eval.anchor_names = ("paper-mlic-plus", "paper-mlic-plusplus", "vtm", "jpeg", "webp")
-    return c
+    return default.for_model(mlicpp.get_config(), "mlic-plus",
+                             ("paper-mlic-plus", "paper-mlic-plusplus", "vtm", "jpeg", "webp"))

@@ -18,7 +18,4 @@ from experiments.configs.mlicpp_cpu import CPU_MODEL
 
 
 def get_config() -> ml_collections.ConfigDict:
-    c = default.get_config()
-    c.name = "jlic mlic-plus (CPU-sized)"
-    c.workdir = "runs/mlic-plus-cpu"
-    return default.cpu_sized(c, "mlic-plus", CPU_MODEL, "paper-mlic-plus")
+    return default.cpu_sized(default.get_config(), "mlic-plus", CPU_MODEL, "paper-mlic-plus")

@@ -187,6 +187,7 @@ class Wacnn(ChannelwiseHyperprior):
     num_slices: int = 10
     max_support_slices: int = 5
     hyper_widths: tuple[int, int, int] = (288, 256, 224)
+    slice_widths: tuple[int, ...] = SLICE_WIDTHS
 
     def make_transforms(self) -> tuple[nn.Module, nn.Module]:
         return WacnnAnalysis(self.N, self.M), WacnnSynthesis(self.N)
@@ -198,7 +199,7 @@ class Wacnn(ChannelwiseHyperprior):
                 GeluHyperSynthesis(branch))
 
     def make_slice_transform(self, out: int) -> nn.Module:
-        return ConvStack((*SLICE_WIDTHS, out), 3, gelu)
+        return ConvStack((*self.slice_widths, out), 3, gelu)
 
 
 class Stf(Wacnn):
