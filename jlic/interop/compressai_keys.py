@@ -181,7 +181,7 @@ STF = KeyMap((
     ("syn_layers.{k}.blocks.", "g_s.syn_layers_{k}."),
     ("end_conv.", "g_s.end_conv."),
     *_CHANNELWISE,
-))
+), infixes=((".mlp.fc1.", ".fc1."), (".mlp.fc2.", ".fc2.")))  # timm's block nests its MLP
 
 
 def _count(flat: Mapping[str, np.ndarray], template: str) -> int:

@@ -41,7 +41,8 @@ import jax.numpy as jnp
 
 from jlic.layers import ConvStack
 from jlic.layers.hyper import GeluHyperAnalysis, GeluHyperSynthesis, gelu
-from jlic.layers.swin import PatchMerging, PatchSplit, SwinBlock, WindowAttentionBlock
+from jlic.layers.shifted_window import SwinBlock
+from jlic.layers.swin import PatchMerging, PatchSplit, WindowAttentionBlock
 from jlic.models.channelwise import ChannelwiseHyperprior
 from jlic.models.registry import register
 from jlic.ops.conv import Conv, ConvTranspose, pixel_shuffle
@@ -63,10 +64,10 @@ class WacnnAnalysis(nn.Module):
     def __call__(self, x: Array) -> Array:
         x = GDN(name="layer_1")(Conv(self.N, 5, 2, name="layer_0")(x))
         x = GDN(name="layer_3")(Conv(self.N, 5, 2, name="layer_2")(x))
-        x = WindowAttentionBlock(8, 8, 4, name="layer_4")(x)
+        x = WindowAttentionBlock(8, 8, name="layer_4")(x)
         x = GDN(name="layer_6")(Conv(self.N, 5, 2, name="layer_5")(x))
         x = Conv(self.M, 5, 2, name="layer_7")(x)
-        return WindowAttentionBlock(8, 4, 2, name="layer_8")(x)
+        return WindowAttentionBlock(8, 4, name="layer_8")(x)
 
 
 class WacnnSynthesis(nn.Module):
@@ -76,10 +77,10 @@ class WacnnSynthesis(nn.Module):
 
     @nn.compact
     def __call__(self, y: Array) -> Array:
-        y = WindowAttentionBlock(8, 4, 2, name="layer_0")(y)
+        y = WindowAttentionBlock(8, 4, name="layer_0")(y)
         y = GDN(inverse=True, name="layer_2")(ConvTranspose(self.N, 5, 2, name="layer_1")(y))
         y = GDN(inverse=True, name="layer_4")(ConvTranspose(self.N, 5, 2, name="layer_3")(y))
-        y = WindowAttentionBlock(8, 8, 4, name="layer_5")(y)
+        y = WindowAttentionBlock(8, 8, name="layer_5")(y)
         y = GDN(inverse=True, name="layer_7")(ConvTranspose(self.N, 5, 2, name="layer_6")(y))
         return ConvTranspose(3, 5, 2, name="layer_8")(y)
 
@@ -124,8 +125,9 @@ class SwinStage(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
+        c = x.shape[-1]
         for j in range(self.depth):
-            x = SwinBlock(self.heads, self.window, self.window // 2 if j % 2 else 0, name=f"layer_{j}")(x)
+            x = SwinBlock(c, c // self.heads, self.window, shifted=bool(j % 2), name=f"layer_{j}")(x)
         if self.downsample == "merge":
             return PatchMerging(name="downsample")(x)
         if self.downsample == "split":
