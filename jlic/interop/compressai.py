@@ -42,7 +42,13 @@ import flax.linen as nn
 import jax
 import numpy as np
 
-from jlic.interop.compressai_keys import KEY_MAPS, fusion_from_torch, fusion_to_torch, model_kwargs
+from jlic.interop.compressai_keys import (
+    KEY_MAPS,
+    fusion_from_torch,
+    fusion_to_torch,
+    merge_slice_buffers,
+    model_kwargs,
+)
 from jlic.models import registry
 from jlic.models.base import CompressionModel
 
@@ -359,13 +365,7 @@ def _elic_to_jlic_keys(sd: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
                 continue
             k = f"{_ELIC_GROUP_NAMES[m.group(2)]}_y{m.group(1)}.{k[m.end():]}"
         out[k] = v
-    first = gc.get("0", {})
-    for g, bufs in gc.items():
-        for name, v in bufs.items():
-            if name not in first or np.shape(first[name]) != np.shape(v) or not np.array_equal(first[name], v):
-                raise ValueError(f"elic2022: group {g}'s {name} differs from group 0's (jlic codes every "
-                                 "group with one Gaussian table)")
-    out.update(first)
+    out.update(merge_slice_buffers(gc))
     return out
 
 

@@ -57,6 +57,15 @@ class KeyMap:
         k = i + 1 if name == "j" else i  # the slice index
         return dst.format(k=k, j=k - 1) + key[m.end():]
 
+    def _rename(self, key: str, to_jlic: bool) -> str:
+        for src, dst in self.rules:
+            if (new := self._apply(key, *((src, dst) if to_jlic else (dst, src)))) is not None:
+                key = new
+                break
+        for src, dst in self.infixes:
+            key = key.replace(*((src, dst) if to_jlic else (dst, src)))
+        return key
+
     def to_jlic(self, sd: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """CompressAI keys -> jlic flat names; per-slice Gaussian buffers merged into `gaussian_conditional.*`
         (they must be equal); other keys are kept."""
@@ -64,42 +73,27 @@ class KeyMap:
         gc: dict[str, dict[str, np.ndarray]] = {}
         for key, v in sd.items():
             if m := _GAUSSIAN.match(key):
-                gc.setdefault(m.group(1), {})[m.group(2)] = v
-                continue
-            for src, dst in self.rules:
-                if (new := self._apply(key, src, dst)) is not None:
-                    key = new
-                    break
-            for src, dst in self.infixes:
-                key = key.replace(src, dst)
-            out[key] = v
+                gc.setdefault(m.group(1), {})[f"gaussian_conditional.{m.group(2)}"] = v
+            else:
+                out[self._rename(key, True)] = v
         out.update(merge_slice_buffers(gc))
         return out
 
     def to_compressai(self, sd: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """jlic flat names -> CompressAI keys (parameters only)."""
-        out = {}
-        for key, v in sd.items():
-            for src, dst in self.rules:
-                if (new := self._apply(key, dst, src)) is not None:
-                    key = new
-                    break
-            for src, dst in self.infixes:
-                key = key.replace(dst, src)
-            out[key] = v
-        return out
+        return {self._rename(key, False): v for key, v in sd.items()}
 
 
 def merge_slice_buffers(gc: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """`{slice: {buffer: array}}` -> slice 0's buffers as `gaussian_conditional.*`; every slice must agree
-    (jlic codes all slices with one Gaussian table)."""
+    """`{slice: {buffer key: array}}` -> slice 0's buffers; every slice must agree (jlic codes all slices with
+    one Gaussian table)."""
     first = gc.get("0", {})
     for g, bufs in gc.items():
         for name, v in bufs.items():
             if name not in first or np.shape(first[name]) != np.shape(v) or not np.array_equal(first[name], v):
-                raise ValueError(f"slice {g}'s Gaussian {name} differs from slice 0's (jlic codes every slice "
-                                 "with one Gaussian table)")
-    return {f"gaussian_conditional.{k}": v for k, v in first.items()}
+                raise ValueError(f"slice {g}'s {name} differs from slice 0's (jlic codes every slice with one "
+                                 "Gaussian table)")
+    return dict(first)
 
 
 _LOCAL = _SLICE + "spatial_context_nonanchor."
