@@ -75,7 +75,7 @@ def build(name: str = "elic2022", seed: int = 0):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="elic2022",
-                   choices=("elic2022", "mlic", "mlic-plus", "mlicpp", "tcm", "dcae"))
+                   choices=("elic2022", "mlic", "mlic-plus", "mlicpp", "stf", "stf-wacnn", "tcm", "dcae"))
     p.add_argument("--images", default="kodim01.png,kodim07.png", help="Kodak file names (comma-separated)")
     p.add_argument("--kodak", type=Path, default=KODAK)
     p.add_argument("--repeats", type=int, default=2)

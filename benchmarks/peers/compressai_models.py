@@ -16,8 +16,27 @@ import numpy as np
 DATA = Path(__file__).parents[2] / ".." / "shared" / "data"
 SMALL = {"N": 16, "M": 24}  # M divisible by 3 keeps mbt2018's 10M/3, 8M/3 widths exact
 # Models whose small size is not SMALL: ELIC's groups keep the paper's proportions 1:1:2:4:12.
+# The MLIC family: 4 slices of 2 channels (CompressAI's keyword is slice_num, jlic's slices).
 SMALL_BY_MODEL = {"cheng2020-anchor": {"N": 16}, "cheng2020-attn": {"N": 16},
-                  "elic2022": {"N": 16, "M": 40, "groups": (2, 2, 4, 8, 24)}}
+                  "elic2022": {"N": 16, "M": 40, "groups": (2, 2, 4, 8, 24)},
+                  **{n: {"N": 16, "M": 8, "slice_num": 4} for n in ("mlic", "mlic-plus", "mlicpp")},
+                  "stf-wacnn": {"N": 16, "M": 16, "num_slices": 4, "max_support_slices": 2},
+                  "stf": {"embed_dim": 8, "depths": (2, 2, 2, 2), "num_heads": (1, 2, 4, 8), "num_slices": 4,
+                          "max_support_slices": 2}}
+
+
+def jlic_kwargs(name: str) -> dict:
+    """The jlic constructor arguments of `SMALL_BY_MODEL[name]` for the development line's models (whose
+    keywords differ: slice_num, num_heads; STF's N and M follow from its embedding width)."""
+    small = dict(SMALL_BY_MODEL[name])
+    renames = {"slice_num": "slices", "num_heads": "heads", "window_size": "window"}
+    out = {renames.get(k, k): tuple(v) if isinstance(v, list) else v for k, v in small.items()}
+    if name == "stf":
+        out["M"] = out["embed_dim"] * 2 ** (len(out["depths"]) - 1)
+        out["N"] = out["M"] // 2
+    if name == "mlicpp":
+        out["inter_head_width"] = 32  # CompressAI's head rule
+    return out
 
 
 def test_image(size: int = 128) -> np.ndarray:

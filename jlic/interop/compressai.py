@@ -2,9 +2,11 @@
 
 Supported models (CompressAI zoo names = jlic registry names): bmshj2018-factorized, bmshj2018-hyperprior
 (Ballé et al. 2018, arXiv 1802.01436), mbt2018-mean, mbt2018 (Minnen et al. 2018, arXiv 1809.02736),
-cheng2020-anchor, cheng2020-attn (Cheng et al. 2020, arXiv 2001.01568), elic2022; from CompressAI's development
-line (1.2.9.dev0) tcm (arXiv 2303.14978, any width N) and dcae (arXiv 2504.00496), whose networks sit inside
-latent codecs (key maps: `jlic.interop.compressai_dev`).
+cheng2020-anchor, cheng2020-attn (Cheng et al. 2020, arXiv 2001.01568), elic2022; from CompressAI's
+development line (1.2.9.dev0) tcm (arXiv 2303.14978, any width N), dcae (arXiv 2504.00496), mlic, mlic-plus
+(its `mlicplus`; arXiv 2211.07273), mlicpp (arXiv 2307.15421), stf and stf-wacnn (arXiv 2203.08450), whose
+networks sit inside latent codecs (key maps: `jlic.interop.compressai_dev` for tcm/dcae,
+`jlic.interop.compressai_keys` for the MLIC family and STF).
 
 The mapping is derived from the jlic model itself, not from a per-model key list: the jlic parameter tree is
 built abstractly (`jax.eval_shape`), and each leaf is named after CompressAI's `nn.Sequential` index
@@ -19,8 +21,8 @@ built abstractly (`jax.eval_shape`), and each leaf is named after CompressAI's `
 
 Files are read with `torch.load(..., weights_only=True)`: no code in the file is executed. Old checkpoint key
 names are renamed as CompressAI does (`module.` prefix, `entropy_bottleneck._matrices.K`/`_matrixK` ->
-`matrices.K`, `.downsample.` -> `.skip.`). Every array of the state_dict must be used (or be a known buffer),
-and every jlic leaf must be found, so an architecture mismatch fails loudly.
+`matrices.K`, `.downsample.weight` -> `.skip.weight`). Every array of the state_dict must be used (or be a
+known buffer), and every jlic leaf must be found, so an architecture mismatch fails loudly.
 
 CompressAI checkpoints also carry their integer CDF tables (`_quantized_cdf`, `_offset`, `_cdf_length`, after
 `update()`); they have jlic's table layout (support, escape, end point), so `compressai_tables` turns them into
@@ -42,6 +44,13 @@ import jax
 import numpy as np
 
 from jlic.interop.compressai_dev import DEV_CLASSES, DEV_KEY_MAPS
+from jlic.interop.compressai_keys import (
+    KEY_MAPS,
+    fusion_from_torch,
+    fusion_to_torch,
+    merge_slice_buffers,
+    model_kwargs,
+)
 from jlic.models import registry
 from jlic.models.base import CompressionModel
 
@@ -57,6 +66,13 @@ COMPRESSAI_CLASSES = {
     "cheng2020-attn": "Cheng2020Attention",
     "elic2022": "Elic2022Official",
     **DEV_CLASSES,  # CompressAI's development line: module.Class of `compressai.models`
+    # CompressAI's development line (1.2.9.dev0), classes of `compressai.models.mlic` (not re-exported);
+    # keys: jlic.interop.compressai_keys
+    "mlic": "mlic.MLIC",
+    "mlic-plus": "mlic.MLICPlus",
+    "mlicpp": "mlic.MLICPlusPlus",
+    "stf": "stf.SymmetricalTransFormer",
+    "stf-wacnn": "stf.WACNN",
 }
 
 # State_dict entries that are derived buffers, not parameters (suffix match).
@@ -128,7 +144,7 @@ def rename_keys(state_dict: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {}
     for key, value in state_dict.items():
         k = key[len("module."):] if key.startswith("module.") else key
-        k = k.replace(".downsample.", ".skip.")
+        k = re.sub(r"\.downsample\.(weight|bias)$", r".skip.\1", k)  # a conv's; not STF's `downsample.norm.*`
         m = _OLD_EB.match(k)
         if m:
             k = f"{m.group(1)}.{m.group(2) or _PLURAL[m.group(3)]}.{m.group(4)}"
@@ -152,6 +168,10 @@ def infer_kwargs(name: str, sd: Mapping[str, np.ndarray]) -> dict[str, Any]:
     elif name in DEV_KEY_MAPS:
         sd = DEV_KEY_MAPS[name].to_jlic(sd)
         kwargs = DEV_KEY_MAPS[name].kwargs(sd)
+    elif name in KEY_MAPS:
+        sd = KEY_MAPS[name].to_jlic(sd)
+        module = registry.get(name).module  # only what differs from the constructor's defaults
+        kwargs = {k: v for k, v in model_kwargs(name, sd).items() if k in ("N", "M") or getattr(module, k) != v}
     else:
         kwargs = {"N": int(sd["g_a.0.weight"].shape[0]), "M": int(sd["g_a.6.weight"].shape[0])}
     num = sum(1 for k in sd if re.fullmatch(r"entropy_bottleneck\.matrices\.\d+", k))
@@ -243,6 +263,8 @@ def _convert_leaf(path: tuple[str, ...], value: np.ndarray, shape: tuple[int, ..
         value = value.transpose(2, 3, 0, 1) if transposed else value.transpose(2, 3, 1, 0)
     elif path[-1] == "kernel" and value.ndim == 2 and classes.get(path[:-1]) == "Dense":
         value = value.T  # nn.Linear (out, in) -> (in, out)
+    elif path[-1] == "fusion_kernel" and value.ndim == 4:
+        value = fusion_from_torch(value, shape)
     elif path[0].startswith("entropy_bottleneck") and value.size == int(np.prod(shape)):
         value = value.reshape(shape)  # biases/factors (C, out, 1) -> (C, out), quantiles (C, 1, 3) -> (C, 3)
     if tuple(value.shape) != tuple(shape):
@@ -260,6 +282,8 @@ def convert(model: CompressionModel, state_dict: Mapping[str, np.ndarray], stric
         state_dict = _elic_to_jlic_keys(state_dict)
     elif model.name in DEV_KEY_MAPS:
         state_dict = DEV_KEY_MAPS[model.name].to_jlic(state_dict)
+    elif model.name in KEY_MAPS:
+        state_dict = KEY_MAPS[model.name].to_jlic(state_dict)
     shapes, classes = _abstract_params(model)
     used: set[str] = set()
     missing: list[str] = []
@@ -303,6 +327,8 @@ def export_state_dict(model: CompressionModel, params: Params) -> dict[str, np.n
             v = v.transpose(2, 3, 0, 1) if transposed else v.transpose(3, 2, 0, 1)
         elif path[-1] == "kernel" and v.ndim == 2 and classes.get(path[:-1]) == "Dense":
             v = v.T
+        elif path[-1] == "fusion_kernel":
+            v = fusion_to_torch(v)
         elif path[0].startswith("entropy_bottleneck") and len(path) == 2 and path[-1] != "quantiles":
             v = v if path[-1].startswith("matrix_") else v[..., None]
         elif path[0].startswith("entropy_bottleneck") and path[-1] == "quantiles":
@@ -312,6 +338,8 @@ def export_state_dict(model: CompressionModel, params: Params) -> dict[str, np.n
     walk((), params)
     if model.name in DEV_KEY_MAPS:
         return DEV_KEY_MAPS[model.name].to_compressai(out)
+    if model.name in KEY_MAPS:
+        return KEY_MAPS[model.name].to_compressai(out)
     return _elic_to_compressai_keys(out) if model.name == "elic2022" else out
 
 
@@ -347,13 +375,7 @@ def _elic_to_jlic_keys(sd: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
                 continue
             k = f"{_ELIC_GROUP_NAMES[m.group(2)]}_y{m.group(1)}.{k[m.end():]}"
         out[k] = v
-    first = gc.get("0", {})
-    for g, bufs in gc.items():
-        for name, v in bufs.items():
-            if name not in first or np.shape(first[name]) != np.shape(v) or not np.array_equal(first[name], v):
-                raise ValueError(f"elic2022: group {g}'s {name} differs from group 0's (jlic codes every "
-                                 "group with one Gaussian table)")
-    out.update(first)
+    out.update(merge_slice_buffers(gc))
     return out
 
 
@@ -450,6 +472,8 @@ def import_compressai(name: str, source: str | Path | Mapping[str, Any] | Any, q
         sd = _elic_to_jlic_keys(sd)
     elif name in DEV_KEY_MAPS:
         sd = DEV_KEY_MAPS[name].to_jlic(sd)
+    elif name in KEY_MAPS:
+        sd = KEY_MAPS[name].to_jlic(sd)
     st = sd.get("gaussian_conditional.scale_table")
     return Imported(model, params, compressai_tables(sd),
                     None if st is None or st.size == 0 else np.asarray(st, np.float32))

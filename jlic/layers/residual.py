@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flax.linen as nn
 import jax
 
@@ -13,17 +15,19 @@ Array = jax.Array
 class ResidualUnit(nn.Module):
     """1x1 (C -> C/2) - ReLU - 3x3 - ReLU - 1x1 (-> C), plus the identity, then ReLU.
 
-    The unit of Cheng et al. 2020's simplified attention (arXiv 2001.01568); children `layer_0/2/4` are
-    CompressAI's `conv.0/2/4`.
+    The unit of Cheng et al. 2020's simplified attention (arXiv 2001.01568); with GELU, the `WinResidualUnit`
+    of STF / WACNN (Zou et al. 2022, arXiv 2203.08450). Children `layer_0/2/4` are CompressAI's `conv.0/2/4`.
     """
 
     features: int
+    activation: Callable[[Array], Array] = nn.relu
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        h = nn.relu(Conv(self.features // 2, 1, 1, name="layer_0")(x))
-        h = nn.relu(Conv(self.features // 2, 3, 1, name="layer_2")(h))
-        return nn.relu(x + Conv(self.features, 1, 1, name="layer_4")(h))
+        act = self.activation
+        h = act(Conv(self.features // 2, 1, 1, name="layer_0")(x))
+        h = act(Conv(self.features // 2, 3, 1, name="layer_2")(h))
+        return act(x + Conv(self.features, 1, 1, name="layer_4")(h))
 
 
 class ResidualBottleneckBlock(nn.Module):

@@ -15,7 +15,9 @@ from jlic.models import (
            hpcm,  # noqa: E402,F401
            kamisli2024,  # noqa: E402,F401
            mbt2018,  # noqa: E402,F401
+           mlic,  # noqa: E402,F401
            mlicpp,  # noqa: E402,F401
+           stf,  # noqa: E402,F401
            tcm,  # noqa: E402,F401
            variable_rate,  # noqa: E402,F401
            zoo,  # noqa: E402,F401,I001  (bmshj2018 factorized/hyperprior, mbt2018-mean)

@@ -71,19 +71,31 @@ class ChannelwiseHyperprior(LatentCodecModel):
         if self.M % self.num_slices:
             raise ValueError(f"M={self.M} is not a multiple of num_slices={self.num_slices}")
         size = self.M // self.num_slices
-        self.g_a = AnalysisGDN(self.N, self.M)
-        self.g_s = SynthesisGDN(self.N)
-        self.h_a = HyperAnalysisLeaky(self.N)
-        self.h_mean_s = HyperSynthesisBranch(self.N, self.M)
-        self.h_scale_s = HyperSynthesisBranch(self.N, self.M)
-        self.cc_mean_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
-        self.cc_scale_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
-        self.lrp_transforms = [SliceTransform(self.hidden, size) for _ in range(self.num_slices)]
+        self.g_a, self.g_s = self.make_transforms()
+        self.h_a, self.h_mean_s, self.h_scale_s = self.make_hyper_transforms()
+        self.cc_mean_transforms = [self.make_slice_transform(size) for _ in range(self.num_slices)]
+        self.cc_scale_transforms = [self.make_slice_transform(size) for _ in range(self.num_slices)]
+        self.lrp_transforms = [self.make_slice_transform(size) for _ in range(self.num_slices)]
         n = self.num_slices
         y = ChannelGroups(groups=(size,) * n, codecs=(GaussianConditional(quantizer=self.quantization),) * n,
                           channel_context=[functools.partial(self.slice_params, i) for i in range(n)],
                           lrp=[functools.partial(self.slice_lrp, i) for i in range(n)], context_takes_side=True)
         self.latent_codec = factorized_hyperprior(self, y, self.h_a, self.hyper_side)
+
+    # The networks; STF and WACNN (jlic.models.stf) override these three.
+
+    def make_transforms(self) -> tuple[nn.Module, nn.Module]:
+        """g_a and g_s."""
+        return AnalysisGDN(self.N, self.M), SynthesisGDN(self.N)
+
+    def make_hyper_transforms(self) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """h_a and the two hyper-synthesis branches (means, scales)."""
+        branch = functools.partial(HyperSynthesisBranch, self.N, self.M)
+        return HyperAnalysisLeaky(self.N), branch(), branch()
+
+    def make_slice_transform(self, out: int) -> nn.Module:
+        """A slice network (mean, scale or LRP) with `out` output channels."""
+        return SliceTransform(self.hidden, out)
 
     def hyper_side(self, z_hat: Array) -> Array:
         """concat(latent means, latent scales) (..., 2M)."""

@@ -20,8 +20,11 @@ scales then means):
 
 Transforms: Cheng2020's residual blocks with GELU and GDN/IGDN (g_a: 3 strided residual blocks, 3 residual
 blocks, a 3x3 stride-2 conv; g_s: residual blocks, 3 sub-pixel upsampling blocks, a sub-pixel conv), a 3x3
-conv hyperprior with GELU. The coding lives in the latent codecs: one ChannelGroups of Checkerboards with
-context functions (`jlic.latent_codecs.checkerboard`); this file only composes networks.
+conv hyperprior with GELU (`jlic.layers.hyper`). The coding lives in the latent codecs: one ChannelGroups of
+Checkerboards with context functions (`jlic.latent_codecs.checkerboard`); this file only composes networks.
+
+MLIC and MLIC+ (`jlic.models.mlic`) are this model with other context networks: they override
+`make_local_context`, `make_inter_contexts` and `make_intra_context`.
 
 Generalised sizes (for CPU-sized variants): `slices` slices of M/slices channels, the inter-slice context
 with one head per previous slice (head width M/slices; the official `slice_ch * k // 32` heads is the same
@@ -31,7 +34,7 @@ at 32 channels per slice) and the fixed widths of the official code as arguments
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
@@ -40,6 +43,7 @@ import jax.numpy as jnp
 from jlic.latent_codecs import ChannelGroups, Checkerboard, GaussianConditional
 from jlic.latent_codecs.checkerboard import anchor_mask
 from jlic.layers import ConvStack
+from jlic.layers.hyper import GeluHyperAnalysis, GeluHyperSynthesis, gelu
 from jlic.layers.linear_attention import DepthwiseConv, linear_attention
 from jlic.layers.window_attention import OverlappingWindowAttention, pair_mask
 from jlic.models.base import LatentCodecModel, factorized_hyperprior
@@ -51,11 +55,6 @@ from jlic.ops.initializers import fan_in_uniform, uniform
 Array = jax.Array
 
 PARITY = "odd"  # MLIC++'s anchors: (i + j) odd
-
-
-def gelu(x: Array) -> Array:
-    """PyTorch's default (exact, erf) GELU."""
-    return nn.gelu(x, approximate=False)
 
 
 class AnalysisMlic(nn.Module):
@@ -87,33 +86,6 @@ class SynthesisMlic(nn.Module):
         return SubpelConv(3, 2, name="layer_7")(y)
 
 
-class HyperAnalysisMlic(nn.Module):
-    """h_a: conv3x3 (M->N) GELU conv3x3 GELU conv3x3 s2 GELU conv3x3 GELU conv3x3 s2."""
-
-    N: int
-
-    @nn.compact
-    def __call__(self, y: Array) -> Array:
-        for i, s in enumerate((1, 1, 2, 1, 2)):
-            y = Conv(self.N, 3, s, name=f"layer_{2 * i}")(gelu(y) if i else y)
-        return y
-
-
-class HyperSynthesisMlic(nn.Module):
-    """h_s: conv3x3 (N->M) GELU subpel x2 GELU conv3x3 (->3M/2) GELU subpel x2 GELU conv3x3 (->2M)."""
-
-    M: int
-
-    @nn.compact
-    def __call__(self, z: Array) -> Array:
-        m, m3 = self.M, self.M * 3 // 2
-        z = gelu(Conv(m, 3, 1, name="layer_0")(z))
-        z = gelu(SubpelConv(m, 2, name="layer_2")(z))
-        z = gelu(Conv(m3, 3, 1, name="layer_4")(z))
-        z = gelu(SubpelConv(m3, 2, name="layer_6")(z))
-        return Conv(2 * m, 3, 1, name="layer_8")(z)
-
-
 class PointwiseMlp(nn.Module):
     """1x1 conv (-> hidden) GELU depthwise 3x3 GELU 1x1 conv (-> out): the MLP of the global contexts."""
 
@@ -136,24 +108,28 @@ class Projection(nn.Module):
 
 
 class GlobalInterContext(nn.Module):
-    """Linear attention over all decoded slices (``heads`` heads), 5x5 reprojection to 3/2 out, skip + MLP."""
+    """Linear attention over all decoded slices (``heads`` heads), 5x5 reprojection to 3/2 out, skip + MLP.
+    ``attention``: MLIC++'s linear attention, or MLIC+'s full one (`jlic.layers.grid_attention`)."""
 
     heads: int
     out: int
+    attention: Callable[..., Array] = linear_attention
 
     @nn.compact
     def __call__(self, prev: Array) -> Array:
         q, k, v = (Projection(name=n)(prev) for n in ("queries", "keys", "values"))
-        att = Conv(self.out * 3 // 2, 5, 1, name="reprojection")(linear_attention(q, k, v, self.heads))
+        att = Conv(self.out * 3 // 2, 5, 1, name="reprojection")(self.attention(q, k, v, self.heads))
         return Conv(self.out, 1, 1, name="skip")(att) + PointwiseMlp(2 * self.out, self.out, name="mlp")(att)
 
 
 class GlobalIntraContext(nn.Module):
     """Linear attention with queries from the previous slice's non-anchors, keys from its anchors and values
     from the current slice's decoded anchors (the previous slice's anchor-to-non-anchor map applied to this
-    one); 5x5 reprojection to 2C and a residual MLP."""
+    one); 5x5 reprojection to 2C and a residual MLP. ``attention``: as `GlobalInterContext`, called with the
+    key (anchor) and query (non-anchor) masks."""
 
     heads: int = 2
+    attention: Callable[..., Array] = linear_attention
 
     @nn.compact
     def __call__(self, last: Array, anchors: Array) -> Array:
@@ -163,7 +139,7 @@ class GlobalIntraContext(nn.Module):
         q = Projection(name="queries")(last * (1 - am))
         k = Projection(name="keys")(last * am)
         v = Projection(name="values")(anchors)
-        att = Conv(2 * c, 5, 1, name="reprojection")(linear_attention(q, k, v, self.heads, a, ~a))
+        att = Conv(2 * c, 5, 1, name="reprojection")(self.attention(q, k, v, self.heads, a, ~a))
         return att + PointwiseMlp(4 * c, 2 * c, name="mlp")(att)
 
 
@@ -211,22 +187,50 @@ class Mlicpp(LatentCodecModel):
     local_heads: int = 2
     intra_heads: int = 2
     filters: tuple[int, ...] = (3, 3, 3, 3)
+    inter_head_width: int = 0
 
     def slice_channels(self) -> int:
         if self.M % self.slices:
             raise ValueError(f"MLIC++ needs M={self.M} divisible by slices={self.slices}")
         return self.M // self.slices
 
+    def inter_heads(self, k: int) -> int:
+        """Heads of the inter-slice context over k slices: one per slice (``inter_head_width=0``, the official
+        code), or CompressAI's ``C // inter_head_width`` (at least 1) lowered to a divisor of C = k * slice
+        channels (the same at 32 channels per slice and width 32)."""
+        if not self.inter_head_width:
+            return k
+        c = k * self.slice_channels()
+        heads = max(1, c // self.inter_head_width)
+        while c % heads:
+            heads -= 1
+        return heads
+
+    # The context networks; MLIC and MLIC+ (jlic.models.mlic) override these three.
+
+    def make_local_context(self) -> nn.Module:
+        """The non-anchors' context of a slice's decoded anchors (output 2 x slice channels)."""
+        return LocalContext(self.local_heads, self.window)
+
+    def make_inter_contexts(self) -> list[nn.Module]:
+        """The global inter-slice contexts of slices 1..n-1 (none: no such context)."""
+        s = self.slice_channels()
+        return [GlobalInterContext(self.inter_heads(k), 2 * s) for k in range(1, self.slices)]
+
+    def make_intra_context(self) -> nn.Module:
+        """The global intra-slice context of one slice k >= 1."""
+        return GlobalIntraContext(self.intra_heads)
+
     def setup(self):
         s, n = self.slice_channels(), self.slices
         self.g_a = AnalysisMlic(self.N, self.M)
         self.g_s = SynthesisMlic(self.N, self.M)
-        self.h_a = HyperAnalysisMlic(self.N)
-        self.h_s = HyperSynthesisMlic(self.M)
+        self.h_a = GeluHyperAnalysis((self.N,) * 5)
+        self.h_s = GeluHyperSynthesis((self.M, self.M, self.M * 3 // 2, self.M * 3 // 2, 2 * self.M))
         self.channel_context = [ConvStack((*self.channel_widths, 4 * s), 3, gelu) for _ in range(1, n)]
-        self.global_inter_context = [GlobalInterContext(k, 2 * s) for k in range(1, n)]
-        self.global_intra_context = [GlobalIntraContext(self.intra_heads) for _ in range(1, n)]
-        self.local_context = [LocalContext(self.local_heads, self.window) for _ in range(n)]
+        self.global_inter_context = self.make_inter_contexts()
+        self.global_intra_context = [self.make_intra_context() for _ in range(1, n)]
+        self.local_context = [self.make_local_context() for _ in range(n)]
         ep = (*self.parameter_widths, 2 * s)
         self.entropy_parameters_anchor = [ConvStack(ep, 1, gelu) for _ in range(n)]
         self.entropy_parameters_nonanchor = [ConvStack(ep, 1, gelu) for _ in range(n)]
@@ -251,19 +255,25 @@ class Mlicpp(LatentCodecModel):
         """What both passes of slice k see: the hyperprior output, y_hat[<k] and its two contexts."""
         side = {"hyper": hyper, "prev": prev}
         if k:
-            side["inter"] = self.global_inter_context[k - 1](prev)
+            if self.global_inter_context:
+                side["inter"] = self.global_inter_context[k - 1](prev)
             side["channel"] = self.channel_context[k - 1](prev)
         return side
 
+    @staticmethod
+    def slice_contexts(side: dict[str, Array]) -> list[Array]:
+        """The inter-slice and channel contexts of a slice's side input, in the official order."""
+        return [side[n] for n in ("inter", "channel") if n in side]
+
     def anchor_params(self, k: int, side: dict[str, Array]) -> Array:
-        parts = [side["inter"], side["channel"], side["hyper"]] if k else [side["hyper"]]
+        parts = [*self.slice_contexts(side), side["hyper"]]
         return self.entropy_parameters_anchor[k](jnp.concatenate(parts, -1))
 
     def nonanchor_params(self, k: int, y_a: Array, side: dict[str, Array]) -> Array:
         parts = [self.local_context[k](y_a)]
         if k:
             last = side["prev"][..., -self.slice_channels():]
-            parts += [self.global_intra_context[k - 1](last, y_a), side["inter"], side["channel"]]
+            parts += [self.global_intra_context[k - 1](last, y_a), *self.slice_contexts(side)]
         return self.entropy_parameters_nonanchor[k](jnp.concatenate([*parts, side["hyper"]], -1))
 
     def lrp(self, net: nn.Module, hyper: Array, prev: Array, y_k: Array) -> Array:
@@ -276,9 +286,9 @@ class Mlicpp(LatentCodecModel):
         return self.lrp(self.lrp_nonanchor[k], hyper, prev, y_k) * jnp.asarray(nonanchor, y_k.dtype)[..., None]
 
 
-def parameter_count(**kwargs) -> int:
-    """Parameters of `Mlicpp(**kwargs)` (via `jax.eval_shape`, nothing allocated)."""
-    module = Mlicpp(**kwargs)
+def parameter_count(cls: type[Mlicpp] = Mlicpp, **kwargs) -> int:
+    """Parameters of `cls(**kwargs)` (MLIC++ or a variant; via `jax.eval_shape`, nothing allocated)."""
+    module = cls(**kwargs)
     shapes = jax.eval_shape(lambda key: module.init({"params": key, "noise": key}, jnp.zeros((1, 64, 64, 3)),
                                                     True)["params"], jax.random.PRNGKey(0))
     return sum(math.prod(x.shape) for x in jax.tree.leaves(shapes))

@@ -11,15 +11,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from benchmarks.peers.compressai_models import SMALL, SMALL_BY_MODEL, test_image, to_torch
+from benchmarks.peers.compressai_models import SMALL, SMALL_BY_MODEL, jlic_kwargs, test_image, to_torch
 from jlic.commands import import_compressai as import_cmd
 from jlic.interop import compressai as ci
 from jlic.interop.compressai_dev import DEV_CLASSES
 from jlic.models import registry
 
 ZOO = list(ci.COMPRESSAI_CLASSES)
-# ELIC: tests/interop/test_compressai_elic.py; the development line's (compressai-temp) models: their own files
-ZOO_FORWARD = [n for n in ZOO if n != "elic2022" and n not in DEV_CLASSES]
+# ELIC: test_compressai_elic.py; the development line's models (compressai-temp): their own files
+# (tcm, dcae: test_compressai_tcm.py, test_compressai_dcae.py; MLIC family, STF: test_compressai_devline.py)
+DEV_LINE = ("mlic", "mlic-plus", "mlicpp", "stf", "stf-wacnn")
+ZOO_FORWARD = [n for n in ZOO if n != "elic2022" and n not in DEV_CLASSES and n not in DEV_LINE]
 # Small jlic sizes of the development line's TCM and DCAE (M a multiple of their 5 slices) for the layout tests.
 DEV_SMALL = {"tcm": {"N": 16, "M": 40, "hyper_channels": 16, "attention_width": 16, "context_widths": (16, 16)},
              "dcae": {"N": 16, "M": 40, "feature_dims": (16, 16, 32), "blocks": (1, 2, 1), "hyper_channels": 16,
@@ -43,6 +45,8 @@ def _small(name: str):
         return registry.get(name, 3, N=SMALL_BY_MODEL[name]["N"], M=SMALL_BY_MODEL[name]["M"])
     if name in DEV_SMALL:
         return registry.get(name, 3, **DEV_SMALL[name])
+    if name in DEV_LINE:
+        return registry.get(name, 3, **jlic_kwargs(name))
     size = {"N": SMALL["N"], "M": SMALL["N"]} if name.startswith("cheng2020") else SMALL
     return registry.get(name, 3, **size)
 
@@ -73,8 +77,8 @@ def test_rename_keys_maps_old_names():
         ci.rename_keys({"module.g_a.0.weight": a, "g_a.0.weight": a})
 
 
-@pytest.mark.parametrize("name", ZOO)
-def test_export_then_convert_is_identity(name):
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "mlicpp" else n for n in ZOO])
+def test_export_then_convert_is_identity(name):  # mlicpp: slow, the key map of mlic-plus
     _registered(name)
     model = _small(name)
     params = _random_params(model)
