@@ -46,7 +46,7 @@ Variants (`--variants`, run alternately within one `--repeat` round so load drif
 (as configured), XLA:CPU flags (`O0`, `O1`: `--xla_backend_optimization_level`, `noexp`:
 `--xla_llvm_disable_expensive_passes`, `split4`: `--xla_cpu_parallel_codegen_split_count=4`), and
 `laxgrad` / `tapsgrad` / `autograd` (every convolution kernel gradient by lax's VJP / as k*k dots / by
-the size rule of `jlic.ops.conv.KERNEL_GRAD_RULE = "auto"`). `--layers B,W,G` times single convolutions'
+the size rule of `jlic.ops.conv.kernel_grad_rule("auto")`). `--layers B,W,G` times single convolutions'
 gradients under "taps" and "lax" instead.
 
 Prints a table and appends one JSON record per run to `benchmarks/results/compile-<date>.jsonl`, with the
@@ -248,16 +248,19 @@ def _code(config: Any, model: Any, image_path: str, repeat: int) -> dict[str, An
 
 def _child(spec: str, parts: list[str], steps: int, opt_layout: str | None = None,
            image: str | None = None) -> dict[str, Any]:
-    """One measurement in this (fresh) process."""
+    """One measurement in this (fresh) process, its convolution gradients traced with the variant's rule."""
+    from jlic.ops import conv
+
+    with conv.kernel_grad_rule(os.environ.get("JLIC_BENCH_CONV_GRAD") or conv.DEFAULT_KERNEL_GRAD_RULE):
+        return _measure(spec, parts, steps, opt_layout, image)
+
+
+def _measure(spec: str, parts: list[str], steps: int, opt_layout: str | None = None,
+             image: str | None = None) -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
     import numpy as np
 
-    mode = os.environ.get("JLIC_BENCH_CONV_GRAD")
-    if mode:
-        from jlic.ops import conv
-
-        conv.KERNEL_GRAD_RULE = mode
     from jlic.train import loop
 
     config = _config(spec, opt_layout)
@@ -322,7 +325,7 @@ def _vdot(op: Any, stride: int, g: Any, x: Any, w: Any) -> Any:
 
 
 def _layers(batch: int, steps: int, widen: int = 1, grow: int = 1) -> list[dict[str, Any]]:
-    """Compile and run seconds of one convolution's input + kernel gradient, per `KERNEL_GRAD_RULE`,
+    """Compile and run seconds of one convolution's input + kernel gradient, per kernel gradient rule,
     alternately; `widen` multiplies the channel counts (not the 3 of an image), `grow` the sides."""
     import jax
     import numpy as np
@@ -338,10 +341,10 @@ def _layers(batch: int, steps: int, widen: int = 1, grow: int = 1) -> list[dict[
         g = jax.random.normal(jax.random.key(2), jax.eval_shape(functools.partial(op, stride=s), x, w).shape)
         rec = {"k": k, "s": s, "transposed": transposed, "in": ci, "out": co, "side": side, "batch": batch}
         for rule in ("taps", "lax", "taps", "lax"):
-            conv.KERNEL_GRAD_RULE = rule
             f = jax.jit(jax.grad(functools.partial(_vdot, op, s), argnums=(1, 2)))
             t = time.perf_counter()
-            c = f.lower(g, x, w).compile()
+            with conv.kernel_grad_rule(rule):  # the rule is read while tracing
+                c = f.lower(g, x, w).compile()
             tc = time.perf_counter() - t
             jax.block_until_ready(c(g, x, w))
             times = []
@@ -399,7 +402,7 @@ def _guard(counts: list[int], layouts: list[str]) -> Iterator[dict[str, Any]]:
 def _default_rule() -> str:
     from jlic.ops import conv
 
-    return conv.KERNEL_GRAD_RULE
+    return conv.DEFAULT_KERNEL_GRAD_RULE
 
 
 def _load() -> list[float]:

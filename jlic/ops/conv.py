@@ -18,7 +18,7 @@ gradient of a 5x5 stride-2 128->128 layer at batch 8, 64->128 px). Here every op
 - the strided convolution's input gradient is the polyphase transposed convolution of the cotangent.
 
 - kernel gradients (of both ops, every stride) are `k*k` matrix products over batch and space
-  (`KERNEL_GRAD_RULE` says which measurements kept this for small convolutions too);
+  (`DEFAULT_KERNEL_GRAD_RULE` says which measurements kept this for small convolutions too);
 - under `vmap` over stacked kernels (a λ sweep) no convolution becomes a grouped convolution (slow on
   XLA:CPU): see `_conv_fn`.
 
@@ -28,7 +28,10 @@ under `jit`, `vmap` and `grad` (reverse mode only: `custom_vjp` has no `jax.jvp`
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+from collections.abc import Iterator
 
 import flax.linen as nn
 import jax
@@ -232,15 +235,36 @@ def _strided_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:
 # ------------------------------------------------------------------------------------- ops with custom VJPs
 
 # Which kernel gradients use `_strided_kernel_grad` ("taps", the default: every one) and which lax's own VJP
-# of the strided convolution ("lax"); "auto": lax's for the small ones (`_taps_kernel_grad`). A module
-# attribute so `benchmarks/compile.py` can compare them. "auto" is not the default: alone, a small
+# of the strided convolution ("lax"); "auto": lax's for the small ones (`_taps_kernel_grad`). Chosen for a
+# block of code with `kernel_grad_rule(...)` (so `benchmarks/compile.py` can compare them); no module
+# attribute to set. "auto" is not the default: alone, a small
 # convolution's gradient (input and kernel) compiles 2-4x faster with lax's kernel gradient and runs about
 # as fast (`python -m benchmarks.compile --layers 4,1,1`: batch 4, 32 channels, 16-32 px), and larger ones
 # run faster as dots (`--layers 8,4,2`, 128 channels: 3x3 at 64² 0.7-1.1 vs 1.7-2.0 s, 5x5 s2 3->128 at
 # 128² 37-39 vs 78-83 ms), but in whole train steps "auto" removed only 3% (mbt2018-mean N=32) and 0.4%
 # (Entroformer-CPU) of the HLO instructions and no compile time measurable on the loaded 2-core box
 # (`--variants base,autograd`), while it would change the float rounding of every small model's training.
-KERNEL_GRAD_RULE = "taps"
+DEFAULT_KERNEL_GRAD_RULE = "taps"
+KERNEL_GRAD_RULES = ("taps", "lax", "auto")
+_kernel_grad_rule: contextvars.ContextVar[str] = contextvars.ContextVar("jlic_kernel_grad_rule",
+                                                                         default=DEFAULT_KERNEL_GRAD_RULE)
+
+
+@contextlib.contextmanager
+def kernel_grad_rule(rule: str) -> Iterator[None]:
+    """Trace convolution kernel gradients with ``rule`` ("taps", "lax" or "auto") inside the block.
+
+    Read when a program is traced: a function jitted and traced before keeps the rule it was traced with.
+    """
+    if rule not in KERNEL_GRAD_RULES:
+        raise ValueError(f"kernel gradient rule must be one of {KERNEL_GRAD_RULES}, not {rule!r}")
+    token = _kernel_grad_rule.set(rule)
+    try:
+        yield
+    finally:
+        _kernel_grad_rule.reset(token)
+
+
 # "auto": lax's kernel gradient below this many multiply-adds, for non-transposed convolutions with k > 1
 # (transposed ones: run times by lax varied between runs, 5.1 vs 2.9 ms then 1.7 vs 3.0 ms for 5x5 at 32
 # channels, 16² -> 32²; a 1x1 one is one dot either way).
@@ -250,11 +274,10 @@ _LAX_GRAD_MACS = 10**8
 def _taps_kernel_grad(macs: int, k: int, transposed: bool) -> bool:
     """Whether the kernel gradient of a `k`x`k` (transposed) convolution of `macs` multiply-adds uses
     `_strided_kernel_grad`."""
-    if KERNEL_GRAD_RULE == "auto":
+    rule = _kernel_grad_rule.get()
+    if rule == "auto":
         return transposed or k == 1 or macs >= _LAX_GRAD_MACS
-    if KERNEL_GRAD_RULE in ("taps", "lax"):
-        return KERNEL_GRAD_RULE == "taps"
-    raise ValueError(f"KERNEL_GRAD_RULE must be 'auto', 'taps' or 'lax', not {KERNEL_GRAD_RULE!r}")
+    return rule == "taps"
 
 
 def _lax_kernel_grad(a: Array, b: Array, k: int, s: int) -> Array:

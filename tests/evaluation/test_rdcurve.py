@@ -10,7 +10,7 @@ import pytest
 from jlic.evaluation import rdcurve
 from jlic.evaluation.rdcurve import RDCurve, RDCurveError
 
-ANCHORS = Path(__file__).parents[1] / ".." / "shared" / "reference" / "kodak-rd"
+ANCHORS = Path(__file__).parents[2] / ".." / "shared" / "reference" / "kodak-rd"
 
 
 def _curve(name="c"):

@@ -185,3 +185,25 @@ def test_subpel_conv_matches_torch() -> None:
     with torch.no_grad():
         y_t = torch.nn.PixelShuffle(2)(tconv(torch.from_numpy(np.asarray(x, np.float64).transpose(0, 3, 1, 2))))
     _close(y, y_t.numpy().transpose(0, 2, 3, 1))
+
+
+def test_kernel_grad_rule_is_scoped_and_every_rule_gives_the_same_gradient() -> None:
+    """`kernel_grad_rule` changes the traced kernel gradient inside its block only (another program: more or
+    fewer HLO ops), every rule gives the reference gradient, and an unknown rule is refused."""
+    x = jax.random.normal(jax.random.key(0), (2, 12, 12, 4))
+    w = jax.random.normal(jax.random.key(1), (3, 3, 4, 6)) * 0.1
+
+    def grad_w():  # a new function each time: jax caches traces per function object
+        return jax.jit(lambda x, w: jax.grad(lambda w: jnp.sum(C.conv2d(x, w, 2) ** 2))(w))
+
+    ref = jax.grad(lambda w: jnp.sum(C.conv2d_reference(x, w, 2) ** 2))(w)
+    texts = {}
+    for rule in C.KERNEL_GRAD_RULES:
+        with C.kernel_grad_rule(rule):
+            lowered = grad_w().lower(x, w)
+        texts[rule] = lowered.as_text()
+        np.testing.assert_allclose(np.asarray(lowered.compile()(x, w)), np.asarray(ref), rtol=1e-4, atol=1e-5)
+    assert texts["taps"] != texts["lax"]  # the rule is read while tracing...
+    assert grad_w().lower(x, w).as_text() == texts[C.DEFAULT_KERNEL_GRAD_RULE]  # ...only in the block
+    with pytest.raises(ValueError, match="kernel gradient rule"), C.kernel_grad_rule("fast"):
+        pass
