@@ -32,7 +32,9 @@ def test_tiny_budget_run_writes_an_exported_model_and_a_real_bytes_record(tmp_pa
     record = json.loads((tmp_path / "mbt2018-mean" / "record.json").read_text())
     assert record["train_cpu_s"] >= 2.0 and record["train_steps"] >= 2
     assert record["eval_images"] == 1 and record["real_bpp"] > 0
-    # the real rate is the file's: it matches the estimate to a few percent, never exactly
-    assert record["real_bpp"] != record["real_bpp-estimated"]
-    assert abs(record["real_bpp"] / record["real_bpp-estimated"] - 1) < 0.5
+    # the real rate is the file's: above the model's estimate (header, table quantization) by a few percent.
+    # Measured 2026-12-07 (AMD EPYC, load ~1, this run's settings): 0.2580 real vs 0.2464 estimated bpp, +4.7%;
+    # the bound leaves room for the step count, which depends on the machine's speed within 2 CPU-s.
+    gap = record["real_bpp"] / record["real_bpp-estimated"] - 1
+    assert 0 < gap < 0.10, gap
     assert (tmp_path / "mbt2018-mean" / "export" / "model.json").exists()
