@@ -44,7 +44,7 @@ def get(name: str, quality: int = 3, **overrides: Any) -> Any:
     module, table, stride, wrapper = _REGISTRY[name]
     if quality not in table:
         raise ValueError(f"{name} has qualities {sorted(table)}, not {quality}")
-    kwargs = {**table[quality], **overrides}
-    if "filters" in kwargs:
-        kwargs["filters"] = tuple(kwargs["filters"])
+    # lists (model.json has no tuples) become tuples: module fields are tuples, and a model rebuilt from its
+    # export must compare equal to the one that was saved
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in {**table[quality], **overrides}.items()}
     return wrapper(name=name, kwargs={"quality": quality, **kwargs}, module=module(**kwargs), stride=stride)
