@@ -160,22 +160,27 @@ def test_mismatched_groups_fail_loudly(small):
         ci.convert(other, sd)
 
 
-def test_cli_import_gives_the_live_import(tmp_path, small):
+def compare_cli_import(tmp_path, name: str, net, imp) -> None:
+    """`python -m jlic import-compressai` of `net`'s saved state_dict gives the live import: same model, kwargs,
+    every parameter, and the CompressAI tables file."""
     import torch
 
     from jlic import commands as cli
     from jlic.codec.export import load_model
 
-    net, imp = small
-    weights = tmp_path / "elic.pth.tar"
+    weights = tmp_path / "weights.pth.tar"
     torch.save({"state_dict": net.state_dict()}, weights)
     out = tmp_path / "ckpt"
-    assert cli.main(["import-compressai", NAME, "3", str(weights), "--out", str(out)]) == 0
+    assert cli.main(["import-compressai", name, "3", str(weights), "--out", str(out)]) == 0
     model, params = load_model(out)
-    assert model.name == NAME and model.kwargs == imp.model.kwargs
+    assert model.name == name and model.kwargs == imp.model.kwargs
     assert (out / ci.TABLES_FILE).exists()
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(imp.params), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_cli_import_gives_the_live_import(tmp_path, small):
+    compare_cli_import(tmp_path, NAME, *small)
 
 
 @pytest.mark.slow

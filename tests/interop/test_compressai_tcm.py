@@ -29,7 +29,11 @@ pytest.importorskip("compressai.models.tcm", reason="CompressAI's development li
                     "scripts/install_peers_dev.sh, then run with .venv-ctemp/bin/python")
 
 from jlic.interop import compressai as ci  # noqa: E402
-from tests.interop.test_compressai_elic import compare_coding, compare_forward  # noqa: E402
+from tests.interop.test_compressai_elic import (  # noqa: E402
+    compare_cli_import,
+    compare_coding,
+    compare_forward,
+)
 
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 NAME = "tcm"
@@ -101,18 +105,4 @@ def test_exported_state_dict_gives_compressai_the_same_model(small):
 
 
 def test_cli_import_gives_the_live_import(tmp_path, small):
-    import torch
-
-    from jlic import commands as cli
-    from jlic.codec.export import load_model
-
-    net, imp = small
-    weights = tmp_path / "tcm.pth.tar"
-    torch.save({"state_dict": net.state_dict()}, weights)
-    out = tmp_path / "ckpt"
-    assert cli.main(["import-compressai", NAME, "3", str(weights), "--out", str(out)]) == 0
-    model, params = load_model(out)
-    assert model.name == NAME and model.kwargs == imp.model.kwargs
-    assert (out / ci.TABLES_FILE).exists()
-    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(imp.params), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    compare_cli_import(tmp_path, NAME, *small)
